@@ -1,0 +1,118 @@
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from harxai.config import (
+    SYNTHETIC_KINDS,
+    check_layers,
+    resolve_dataset,
+    resolve_model,
+)
+
+
+validate(config, "schemas/config.schema.yaml")
+
+DATASETS = {
+    name: resolve_dataset(name, spec) for name, spec in config["datasets"].items()
+}
+MODELS = {
+    name: resolve_model(config["model"], spec.get("model"))
+    for name, spec in config["datasets"].items()
+}
+LAYERS = list(config["gradcam"]["layers"])
+check_layers(LAYERS)
+N_BACKGROUND_CHUNKS = -(
+    -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
+)
+SYNTHETIC_PATHS = {
+    str(Path(d["path"])): name
+    for name, d in DATASETS.items()
+    if d["kind"] in SYNTHETIC_KINDS
+}
+TRAINED = [name for name, m in MODELS.items() if not m["checkpoint"]]
+LOADED = [name for name, m in MODELS.items() if m["checkpoint"]]
+
+
+def _alternatives(names):
+    return "|".join(re.escape(n) for n in names) or "$^"
+
+
+wildcard_constraints:
+    dataset=_alternatives(DATASETS),
+    model=_alternatives({m["name"] for m in MODELS.values()}),
+    layer=_alternatives(LAYERS),
+    chunk=r"\d+",
+    part=r"\d+",
+
+
+def model_dir(dataset):
+    return f"results/{dataset}/{MODELS[dataset]['name']}"
+
+
+def all_targets():
+    targets = []
+    for ds in DATASETS:
+        targets += [
+            f"results/{ds}/features.h5",
+            f"{model_dir(ds)}/metrics.h5",
+            f"{model_dir(ds)}/shap.h5",
+        ]
+        targets += [f"{model_dir(ds)}/gradcam/{layer}.h5" for layer in LAYERS]
+        targets += evaluation_targets(ds)
+    targets += report_targets()
+    return targets
+
+
+def get_raw_input(wildcards):
+    """Raw folder of a dataset (made by generate_synthetic for synthetic kinds) + side files."""
+    d = DATASETS[wildcards.dataset]
+    inputs = [d["path"]]
+    for key in ("manifest", "ignore_list"):
+        if d.get(key) and d["kind"] not in SYNTHETIC_KINDS:
+            inputs.append(d[key])
+    return inputs
+
+
+def get_synthetic_params(wildcards):
+    name = SYNTHETIC_PATHS[str(Path(wildcards.synth_path))]
+    d = DATASETS[name]
+    return {"kind": d["kind"], "layout": d["layout"], **d["synthetic"]}
+
+
+def get_dataset_params(wildcards):
+    return DATASETS[wildcards.dataset]
+
+
+def get_layout(wildcards):
+    """Layout spec as a JSON-able dict, so a changed user layout reruns what it shapes."""
+    name = DATASETS[wildcards.dataset]["layout"]
+    return {"name": name, "user": config["layouts"].get(name)}
+
+
+def get_model_params(wildcards):
+    return MODELS[wildcards.dataset]
+
+
+def get_checkpoint(wildcards):
+    return MODELS[wildcards.dataset]["checkpoint"]
+
+
+def get_shap_chunks(wildcards):
+    return expand(
+        "{d}/shap/chunk_{chunk}_part_{part}.h5",
+        d=model_dir(wildcards.dataset),
+        chunk=range(N_BACKGROUND_CHUNKS),
+        part=range(config["shap"]["sample_chunks"]),
+    )
+
+
+def get_gradcam_files(wildcards):
+    return expand(
+        "{d}/gradcam/{layer}.h5", d=model_dir(wildcards.dataset), layer=LAYERS
+    )
+
+
+def model_resources(key):
+    """Resources of the rules that run the model: threads, memory, run time and GPUs from config."""
+    return config["compute"][key]

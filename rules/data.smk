@@ -1,0 +1,89 @@
+rule generate_synthetic:
+    output:
+        directory("{synth_path}"),
+    log:
+        "results/logs/generate_synthetic/{synth_path}.log",
+    benchmark:
+        "results/benchmarks/generate_synthetic/{synth_path}.tsv"
+    params:
+        synthetic=get_synthetic_params,
+        seed=config["seed"],
+    wildcard_constraints:
+        synth_path=_alternatives(SYNTHETIC_PATHS),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
+    conda:
+        "../envs/harxai.yaml"
+    script:
+        "../workflow_scripts/generate_synthetic.py"
+
+
+rule ingest_dataset:
+    input:
+        get_raw_input,
+    output:
+        "results/{dataset}/sequences.h5",
+    log:
+        "results/logs/ingest_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/ingest_dataset/{dataset}.tsv"
+    params:
+        dataset=get_dataset_params,
+        layout=get_layout,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/harxai.yaml"
+    script:
+        "../workflow_scripts/ingest_dataset.py"
+
+
+rule preprocess_sequences:
+    input:
+        "results/{dataset}/sequences.h5",
+    output:
+        "results/{dataset}/windows.h5",
+    log:
+        "results/logs/preprocess_sequences/{dataset}.log",
+    benchmark:
+        "results/benchmarks/preprocess_sequences/{dataset}.tsv"
+    params:
+        preprocess=config["preprocess"],
+        segment=lambda w: DATASETS[w.dataset]["segment"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/harxai.yaml"
+    script:
+        "../workflow_scripts/preprocess_sequences.py"
+
+
+rule compute_features:
+    input:
+        "results/{dataset}/windows.h5",
+    output:
+        "results/{dataset}/features.h5",
+    log:
+        "results/logs/compute_features/{dataset}.log",
+    benchmark:
+        "results/benchmarks/compute_features/{dataset}.tsv"
+    params:
+        features=config["features"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/harxai.yaml"
+    script:
+        "../workflow_scripts/compute_features.py"

@@ -1,0 +1,22 @@
+rule gradcam_layer:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+    output:
+        "results/{dataset}/{model}/gradcam/{layer}.h5",
+    log:
+        "results/logs/gradcam_layer/{dataset}/{model}/{layer}.log",
+    benchmark:
+        "results/benchmarks/gradcam_layer/{dataset}/{model}/{layer}.tsv"
+    params:
+        variant=config["gradcam"]["variant"],
+        device=config["compute"]["device"],
+    threads: model_resources("threads")
+    resources:
+        mem_mb=model_resources("mem_mb"),
+        runtime=model_resources("runtime"),
+        gpu=model_resources("gpu"),
+    conda:
+        "../envs/harxai.yaml"
+    script:
+        "../workflow_scripts/gradcam_layer.py"

@@ -1,0 +1,16 @@
+"""Adapter of rule generate_synthetic: writes a synthetic dataset in a real raw format."""
+
+from snakemake.iocontainers import Snakemake
+
+from harxai.logs import run_job
+from harxai.synthetic import generate_synthetic
+
+snakemake: Snakemake
+
+run_job(
+    snakemake.log[0],
+    generate_synthetic,
+    out_dir=snakemake.output[0],
+    params=dict(snakemake.params.synthetic),
+    seed=snakemake.params.seed,
+)

@@ -1,0 +1,17 @@
+"""Adapter of rule preprocess_sequences: sequences.h5 -> windows.h5."""
+
+from snakemake.iocontainers import Snakemake
+
+from harxai.logs import run_job
+from harxai.preprocess import preprocess_file
+
+snakemake: Snakemake
+
+run_job(
+    snakemake.log[0],
+    preprocess_file,
+    input_path=snakemake.input[0],
+    output_path=snakemake.output[0],
+    params=dict(snakemake.params.preprocess),
+    segment=snakemake.params.segment,
+)
