@@ -72,7 +72,7 @@ def resolve_dataset(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out["fps"] = spec.get("fps")
     manifest = spec.get("manifest")
-    if manifest is None and kind in ("keypoints_csv", "synthetic_infant"):
+    if manifest is None and kind in ("keypoints_csv", "synthetic_infant", "synthetic_ntu"):
         manifest = str(path / "manifest.csv")
     out["manifest"] = manifest
     if kind not in SYNTHETIC_KINDS:
