@@ -1,0 +1,626 @@
+"""Preprocessing of skeleton sequences into fixed-length samples (``sequences.h5`` -> ``windows.h5``).
+
+Each recording goes through four steps, in this order:
+
+1. :func:`resample` to ``target_fps`` by linear interpolation over its time stamps;
+2. :func:`median_filter` over time per coordinate (odd window, nearest-edge padding);
+3. :func:`normalize` (optional): translate so that the median reference point of person 0 is
+   the origin and divide by ``trunk_scale`` times its median trunk length;
+4. segmentation into samples of equal length: :func:`segment_windows` (segment ``windows``,
+   overlapping windows as in the seed's CP evaluation) or :func:`segment_fixed` (segment
+   ``fixed``, the first ``fixed_frames`` frames as in the seed's NTU feeder).
+
+The segment also picks the reference point of step 3: the mid-pelvis (mean of the layout's
+``trunk_bottom`` joints) for ``windows``, as MovementOutcome's ``process.py`` centres infants
+on the trunk; the layout's centre joint for ``fixed``, as the NTU pipelines centre on the
+middle of the spine.
+
+Absent persons. A person whose coordinates are all zero in a frame is absent in that frame
+(``sequences.h5`` stores absent persons as zeros). Every step keeps absent person-frames at
+exactly zero, and zero padding marks padded frames the same way, so that
+:mod:`harxai.features` can recognise them.
+
+:func:`preprocess_file` is the file-level entry point of rule ``preprocess_sequences``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .io import Array, HDF5Content, read_hdf5, write_hdf5
+from .skeletons import SkeletonLayout
+
+log = logging.getLogger(__name__)
+
+SEGMENTS = ("fixed", "windows")
+CentreOn = Literal["mid_pelvis", "center"]
+CENTRE_ON: dict[str, CentreOn] = {"fixed": "center", "windows": "mid_pelvis"}
+PROGRESS_EVERY = 500
+"""Log progress at INFO every this many recordings."""
+
+SEQUENCE_DIMS: dict[str, tuple[str, ...]] = {
+    "coords": ("frame", "channel", "joint", "person"),
+    "timestamps": ("frame",),
+    "offsets": ("sample",),
+    "lengths": ("sample",),
+    "label": ("sample",),
+    "recording_id": ("sample",),
+    "group": ("sample",),
+    "split": ("sample",),
+}
+"""Datasets of ``sequences.h5`` that preprocessing needs, with their dims."""
+
+CARRIED_ATTRS = ("dataset", "kind", "layout", "class_names", "task", "num_channels")
+"""Root attributes copied from ``sequences.h5`` to ``windows.h5``."""
+
+RENAMED = {"fps": "source_fps"}
+"""Per-sample datasets renamed in ``windows.h5`` (its ``fps`` attribute is the target rate)."""
+
+_TIME_EPS = 1e-6  # frames; absorbs rounding in t_last * fps
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    """Parameters of the ``preprocess`` config block plus the dataset's segment.
+
+    Attributes
+    ----------
+    segment
+        ``"windows"`` (overlapping windows, mid-pelvis centring) or ``"fixed"`` (first
+        ``fixed_frames`` frames, centre-joint centring).
+    target_fps
+        Frame rate (Hz) every recording is resampled to.
+    median_window
+        Odd window (frames) of the median filter; 1 disables it.
+    normalize
+        Translate and scale each recording (see :func:`normalize`).
+    trunk_scale
+        Multiple of the median trunk length used as the unit of length.
+    window_seconds, window_overlap_seconds
+        Window length and overlap of consecutive windows (segment ``windows``).
+    fixed_frames
+        Frames per sample (segment ``fixed``).
+    """
+
+    segment: str
+    target_fps: float = 30.0
+    median_window: int = 5
+    normalize: bool = True
+    trunk_scale: float = 2.0
+    window_seconds: float = 5.0
+    window_overlap_seconds: float = 2.5
+    fixed_frames: int = 150
+
+    def __post_init__(self) -> None:
+        if self.segment not in SEGMENTS:
+            raise ValueError(f"preprocess: segment must be one of {SEGMENTS}, got {self.segment!r}")
+        if not self.target_fps > 0:
+            raise ValueError(f"preprocess.target_fps must be > 0, got {self.target_fps}")
+        _check_window(self.median_window)
+        if not self.trunk_scale > 0:
+            raise ValueError(f"preprocess.trunk_scale must be > 0, got {self.trunk_scale}")
+        if self.fixed_frames < 1:
+            raise ValueError(f"preprocess.fixed_frames must be >= 1, got {self.fixed_frames}")
+        if self.segment == "windows":
+            if self.window_frames < 1:
+                raise ValueError(
+                    f"preprocess.window_seconds={self.window_seconds} is shorter than one frame "
+                    f"at {self.target_fps} fps"
+                )
+            if self.hop_frames < 1:
+                raise ValueError(
+                    f"preprocess.window_overlap_seconds={self.window_overlap_seconds} leaves no hop "
+                    f"between windows of {self.window_seconds} s at {self.target_fps} fps"
+                )
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, Any], segment: str) -> PreprocessParams:
+        """Build from the ``preprocess`` config block (missing keys take the defaults)."""
+        known = {f.name for f in fields(cls)} - {"segment"}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"preprocess: unknown parameters {unknown}; known: {sorted(known)}")
+        return cls(segment=segment, **dict(params))
+
+    @property
+    def window_frames(self) -> int:
+        """Window length in frames at the target rate (segment ``windows``)."""
+        return round(self.window_seconds * self.target_fps)
+
+    @property
+    def hop_frames(self) -> int:
+        """Frames between the starts of consecutive windows (window length minus overlap)."""
+        return self.window_frames - round(self.window_overlap_seconds * self.target_fps)
+
+    @property
+    def sample_frames(self) -> int:
+        """Frames per output sample."""
+        return self.window_frames if self.segment == "windows" else self.fixed_frames
+
+    @property
+    def centre_on(self) -> CentreOn:
+        """Reference point of the normalisation for this segment."""
+        return CENTRE_ON[self.segment]
+
+
+def _check_window(window: int) -> None:
+    if int(window) != window or window < 1 or window % 2 == 0:
+        raise ValueError(f"median filter window must be a positive odd number of frames, got {window}")
+
+
+def presence(coords: np.ndarray) -> np.ndarray:
+    """Which persons are present in which frames.
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (frame, person): True where any coordinate of the person is nonzero.
+    """
+    return np.asarray(np.any(coords != 0, axis=(1, 2)))
+
+
+def resampled_length(last_timestamp: float, target_fps: float) -> int:
+    """Number of frames at ``0, 1/f, 2/f, ...`` up to ``last_timestamp`` (at least 1)."""
+    return max(int(np.floor(last_timestamp * target_fps + _TIME_EPS)) + 1, 1)
+
+
+def _check_timestamps(timestamps: np.ndarray, num_frames: int, name: str) -> None:
+    if timestamps.shape != (num_frames,):
+        raise ValueError(f"{name}: {timestamps.shape[0]} time stamps for {num_frames} frames")
+    if num_frames == 0:
+        raise ValueError(f"{name}: empty sequence")
+    if not np.all(np.isfinite(timestamps)):
+        bad = int(np.flatnonzero(~np.isfinite(timestamps))[0])
+        raise ValueError(f"{name}: time stamp of frame {bad} is not finite")
+    steps = np.diff(timestamps)
+    if np.any(steps <= 0):
+        k = int(np.flatnonzero(steps <= 0)[0])
+        raise ValueError(
+            f"{name}: time stamps must increase strictly; frame {k + 1} at {timestamps[k + 1]} s "
+            f"follows frame {k} at {timestamps[k]} s"
+        )
+
+
+def resample(
+    coords: np.ndarray, timestamps: np.ndarray, target_fps: float, name: str = "sequence"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample a sequence to a constant frame rate by linear interpolation over time.
+
+    The output frames lie at ``0, 1/f, 2/f, ...`` up to the last time stamp; time stamps may
+    be irregular. Times before the first time stamp take the first frame (as ``numpy.interp``).
+    A person absent (all zero) in either frame bracketing an output time is absent (zero) in
+    the output frame, so that absent persons are not blended with present ones.
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+    timestamps
+        Strictly increasing times in seconds, shape (frame,).
+    target_fps
+        Output frame rate f in Hz.
+    name
+        Recording name used in error messages.
+
+    Returns
+    -------
+    coords : numpy.ndarray
+        float64, shape (frame_out, channel, joint, person).
+    timestamps : numpy.ndarray
+        float64, shape (frame_out,): ``arange(frame_out) / f``.
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    x = np.asarray(coords, dtype=np.float64)
+    _check_timestamps(ts, x.shape[0], name)
+    num_out = resampled_length(float(ts[-1]), target_fps)
+    new_t = np.arange(num_out, dtype=np.float64) / target_fps
+    if ts.shape[0] == 1:
+        return np.repeat(x, num_out, axis=0), new_t
+    i0 = np.clip(np.searchsorted(ts, new_t, side="right") - 1, 0, ts.shape[0] - 2)
+    i1 = i0 + 1
+    w = np.clip((new_t - ts[i0]) / (ts[i1] - ts[i0]), 0.0, 1.0)
+    out = x[i0] * (1.0 - w)[:, None, None, None] + x[i1] * w[:, None, None, None]
+    present = presence(x)
+    keep = np.where(w[:, None] > 0, present[i1], True) & np.where(w[:, None] < 1, present[i0], True)
+    out *= keep[:, None, None, :]
+    return out, new_t
+
+
+def median_filter(coords: np.ndarray, window: int = 5) -> np.ndarray:
+    """Median over time per coordinate, with nearest-edge padding.
+
+    Interior frames equal ``scipy.signal.medfilt`` with ``kernel_size=window`` along frames.
+    Deviation at the edges: ``medfilt`` zero-pads, which drags the first and last
+    ``window // 2`` frames towards 0; here the sequence is padded by repeating its first and
+    last frames (``scipy.ndimage.median_filter(..., mode="nearest")``). Absent person-frames
+    (all zero) stay zero and are left out of their neighbours' medians (the median is over
+    the present frames in the window).
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+    window
+        Odd window length in frames; 1 returns a copy.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (frame, channel, joint, person).
+    """
+    _check_window(window)
+    x = np.asarray(coords, dtype=np.float64)
+    out = x.copy()
+    if window == 1 or x.shape[0] == 0:
+        return out
+    present = presence(x)
+    full = present.all(axis=0)
+    if full.any():
+        # odd window: the median is the middle of the sorted window (faster than np.median)
+        out[..., full] = np.sort(_windows(x[..., full], window), axis=-1)[..., window // 2]
+    for m in np.flatnonzero(present.any(axis=0) & ~full):
+        frames = np.flatnonzero(present[:, m])
+        series = np.where(present[:, None, None, m], x[..., m], np.nan)
+        out[frames, ..., m] = np.nanmedian(_windows(series, window)[frames], axis=-1)
+    return out
+
+
+def _windows(x: np.ndarray, window: int) -> np.ndarray:
+    """Edge-padded sliding windows along axis 0: shape x.shape + (window,)."""
+    half = window // 2
+    padded = np.pad(x, [(half, half)] + [(0, 0)] * (x.ndim - 1), mode="edge")
+    return sliding_window_view(padded, window, axis=0)
+
+
+def normalize(
+    coords: np.ndarray,
+    layout: SkeletonLayout,
+    trunk_scale: float = 2.0,
+    centre_on: CentreOn = "mid_pelvis",
+    name: str = "sequence",
+) -> np.ndarray:
+    """Translate and scale a recording by its median reference point and trunk length.
+
+    The origin is the median over frames (per coordinate) of the reference point of person
+    0: the mid-pelvis (mean of ``layout.trunk_bottom``) for ``centre_on="mid_pelvis"`` or the
+    centre joint ``layout.center`` for ``"center"``. The unit of length is ``trunk_scale``
+    times the median over frames of the trunk length of person 0, the distance between the
+    means of the ``trunk_top`` and the ``trunk_bottom`` joints (MovementOutcome divides by
+    2 x 2 trunk lengths; the default here is 2). Only frames where person 0 is present enter
+    the medians. Both are applied to all persons; absent person-frames stay zero.
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+    layout
+        Skeleton layout naming the centre and trunk joints.
+    trunk_scale
+        Multiple of the median trunk length used as the unit.
+    centre_on
+        ``"mid_pelvis"`` or ``"center"``.
+    name
+        Recording name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (frame, channel, joint, person).
+
+    Raises
+    ------
+    ValueError
+        If person 0 is never present or the median trunk length is 0 or not finite.
+    """
+    x = np.asarray(coords, dtype=np.float64)
+    present = presence(x)
+    if not present[:, 0].any():
+        raise ValueError(f"{name}: person 0 is absent in every frame; cannot normalise")
+    body = x[present[:, 0], :, :, 0]  # (frame, channel, joint)
+    top = body[:, :, list(layout.trunk_top)].mean(axis=-1)
+    bottom = body[:, :, list(layout.trunk_bottom)].mean(axis=-1)
+    trunk = float(np.median(np.linalg.norm(top - bottom, axis=1)))
+    if not (np.isfinite(trunk) and trunk > 1e-12):
+        raise ValueError(
+            f"{name}: degenerate median trunk length {trunk} between joints {list(layout.trunk_top)} "
+            f"and {list(layout.trunk_bottom)} of layout {layout.name!r}; cannot normalise"
+        )
+    if centre_on == "mid_pelvis":
+        reference = bottom
+    elif centre_on == "center":
+        reference = body[:, :, layout.center]
+    else:
+        raise ValueError(f"normalize: centre_on must be 'mid_pelvis' or 'center', got {centre_on!r}")
+    origin = np.median(reference, axis=0)  # (channel,)
+    out = (x - origin[None, :, None, None]) / (trunk_scale * trunk)
+    out *= present[:, None, None, :]
+    return np.asarray(out)
+
+
+def window_starts(num_frames: int, window: int, hop: int) -> np.ndarray:
+    """Start frames of the windows covering a recording.
+
+    Windows start at 0 and step by ``hop`` while they fit; when the last one leaves a tail
+    uncovered, a right-aligned window ending at the last frame is added (as the seed's
+    evaluation). A recording shorter than one window gets one window at 0 (to be padded).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (window,).
+    """
+    if num_frames <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, num_frames - window + 1, hop, dtype=np.int64)
+    if starts[-1] + window < num_frames:
+        starts = np.append(starts, num_frames - window)
+    return starts
+
+
+def count_samples(num_frames: int, params: PreprocessParams) -> int:
+    """Number of samples a recording of ``num_frames`` resampled frames yields."""
+    if params.segment == "fixed":
+        return 1
+    return int(window_starts(num_frames, params.window_frames, params.hop_frames).shape[0])
+
+
+def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Truncate or zero-pad along frames to ``length``."""
+    if x.shape[0] >= length:
+        return x[:length]
+    pad = np.zeros((length - x.shape[0], *x.shape[1:]), dtype=x.dtype)
+    return np.concatenate([x, pad], axis=0)
+
+
+def segment_windows(coords: np.ndarray, window: int, hop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a recording into overlapping windows (segment ``windows``).
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+    window, hop
+        Window length and step in frames (see :func:`window_starts`).
+
+    Returns
+    -------
+    samples : numpy.ndarray
+        Shape (sample, frame, channel, joint, person) with ``frame == window``; a recording
+        shorter than one window becomes one zero-padded window.
+    starts : numpy.ndarray
+        int64 start frames, shape (sample,).
+    padded : numpy.ndarray
+        bool, shape (sample,): the window was zero-padded.
+    """
+    starts = window_starts(coords.shape[0], window, hop)
+    if coords.shape[0] < window:
+        samples = _fit_length(coords, window)[None]
+        return samples, starts, np.ones(1, dtype=bool)
+    index = starts[:, None] + np.arange(window)[None, :]
+    return coords[index], starts, np.zeros(starts.shape[0], dtype=bool)
+
+
+def segment_fixed(coords: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first ``frames`` frames of a recording (segment ``fixed``, NTU path).
+
+    Longer recordings are truncated, as the seed's NTU feeder does; shorter ones are
+    zero-padded at the end and flagged.
+
+    Returns
+    -------
+    samples : numpy.ndarray
+        Shape (1, frame, channel, joint, person) with ``frame == frames``.
+    starts : numpy.ndarray
+        int64 ``[0]``.
+    padded : numpy.ndarray
+        bool, shape (1,).
+    """
+    padded = np.array([coords.shape[0] < frames])
+    return _fit_length(coords, frames)[None], np.zeros(1, dtype=np.int64), padded
+
+
+def preprocess_recording(
+    coords: np.ndarray,
+    timestamps: np.ndarray,
+    layout: SkeletonLayout,
+    params: PreprocessParams,
+    name: str = "sequence",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Resample, filter, normalise and segment one recording.
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (frame, channel, joint, person).
+    timestamps
+        Seconds from the recording's start, shape (frame,).
+    layout
+        Skeleton layout.
+    params
+        Preprocessing parameters.
+    name
+        Recording name used in error messages.
+
+    Returns
+    -------
+    samples : numpy.ndarray
+        float64, shape (sample, frame, channel, joint, person).
+    window_start : numpy.ndarray
+        float64 start times in seconds, shape (sample,).
+    padded : numpy.ndarray
+        bool, shape (sample,).
+    num_frames : int
+        Frames of the recording after resampling.
+    """
+    x, _ = resample(coords, timestamps, params.target_fps, name)
+    x = median_filter(x, params.median_window)
+    if params.normalize:
+        x = normalize(x, layout, params.trunk_scale, params.centre_on, name)
+    if params.segment == "windows":
+        samples, starts, padded = segment_windows(x, params.window_frames, params.hop_frames)
+    else:
+        samples, starts, padded = segment_fixed(x, params.fixed_frames)
+    return samples, starts / params.target_fps, padded, x.shape[0]
+
+
+@dataclass
+class Samples:
+    """Preprocessed samples of a dataset, as stored in ``windows.h5``.
+
+    Attributes
+    ----------
+    data
+        float32, shape (sample, channel, frame, joint, person).
+    recording_index
+        int64, shape (sample,): row of the source recording in ``sequences.h5``.
+    window_start
+        float32 seconds, shape (sample,).
+    padded
+        int8, shape (sample,).
+    valid_frames
+        int64, shape (sample,): frames holding data (the rest is zero padding).
+    """
+
+    data: np.ndarray
+    recording_index: np.ndarray
+    window_start: np.ndarray
+    padded: np.ndarray
+    valid_frames: np.ndarray
+
+
+def _check_offsets(content: HDF5Content) -> tuple[np.ndarray, np.ndarray]:
+    offsets = content["offsets"].astype(np.int64)
+    lengths = content["lengths"].astype(np.int64)
+    total = content["coords"].shape[0]
+    bad = np.flatnonzero((lengths < 1) | (offsets < 0) | (offsets + lengths > total))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{content.path}: recording {str(content['recording_id'][i])!r} (row {i}) has offset "
+            f"{offsets[i]} and length {lengths[i]} outside the {total} stored frames"
+        )
+    return offsets, lengths
+
+
+def preprocess_sequences(content: HDF5Content, layout: SkeletonLayout, params: PreprocessParams) -> Samples:
+    """Preprocess every recording of a loaded ``sequences.h5``.
+
+    Parameters
+    ----------
+    content
+        The file read with :data:`SEQUENCE_DIMS`.
+    layout
+        Skeleton layout of the file.
+    params
+        Preprocessing parameters.
+
+    Returns
+    -------
+    Samples
+        All samples in recording order.
+    """
+    offsets, lengths = _check_offsets(content)
+    coords, timestamps, ids = content["coords"], content["timestamps"], content["recording_id"]
+    num_rec = offsets.shape[0]
+    last_t = timestamps[offsets + lengths - 1] if num_rec else np.zeros(0)
+    counts = np.array(
+        [count_samples(resampled_length(float(t), params.target_fps), params) for t in last_t], dtype=np.int64
+    )
+    _, num_channels, num_joints, num_persons = coords.shape
+    data = np.zeros(
+        (int(counts.sum()), num_channels, params.sample_frames, num_joints, num_persons), np.float32
+    )
+    starts = np.zeros(data.shape[0], dtype=np.float32)
+    padded = np.zeros(data.shape[0], dtype=np.int8)
+    valid = np.zeros(data.shape[0], dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)])
+    for i in range(num_rec):
+        sl = slice(offsets[i], offsets[i] + lengths[i])
+        name = f"{content.path}: recording {str(ids[i])!r}"
+        samples, win_start, pad, num_frames = preprocess_recording(
+            coords[sl], timestamps[sl], layout, params, name
+        )
+        rows = slice(first[i], first[i + 1])
+        data[rows] = samples.transpose(0, 2, 1, 3, 4)
+        starts[rows] = win_start
+        padded[rows] = pad
+        valid[rows] = np.minimum(num_frames - np.round(win_start * params.target_fps), params.sample_frames)
+        if (i + 1) % PROGRESS_EVERY == 0:
+            log.info("preprocessed %d / %d recordings", i + 1, num_rec)
+    recording_index = np.repeat(np.arange(num_rec, dtype=np.int64), counts)
+    return Samples(data, recording_index, starts, padded, valid)
+
+
+def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, Array]:
+    """Per-recording metadata of ``sequences.h5`` repeated for each of its samples."""
+    out: dict[str, Array] = {}
+    for key, dims in content.dims.items():
+        if dims != ("sample",) or key in ("offsets", "lengths"):
+            continue
+        out[RENAMED.get(key, key)] = Array(content[key][samples.recording_index], dims=("sample",))
+    return out
+
+
+def preprocess_file(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    params: Mapping[str, Any],
+    segment: str,
+) -> None:
+    """Preprocess ``sequences.h5`` into ``windows.h5`` (rule ``preprocess_sequences``).
+
+    Parameters
+    ----------
+    input_path
+        ``sequences.h5`` (see the data contract in the README).
+    output_path
+        ``windows.h5`` to write. Datasets: ``data`` float32 (sample, channel, frame, joint,
+        person); every per-recording dataset of the input (``label``, ``recording_id``,
+        ``group``, ``split``, ``interpolated``, ...; ``fps`` renamed ``source_fps``) repeated
+        per sample; ``window_start`` float32 seconds (sample,); ``padded`` int8 (sample,);
+        ``valid_frames`` and ``recording_index`` int64 (sample,). Attributes: ``dataset``,
+        ``kind``, ``layout``, ``class_names``, ``task``, ``num_channels`` copied from the input,
+        ``fps`` (the target rate), ``segment``, ``centre_on``; provenance ``config`` holds the
+        parameters and the segment.
+    params
+        The ``preprocess`` config block.
+    segment
+        ``"fixed"`` or ``"windows"``.
+    """
+    p = PreprocessParams.from_dict(params, segment)
+    content = read_hdf5(input_path, expected=SEQUENCE_DIMS)
+    layout = SkeletonLayout.from_dict(content.json_attr("layout"))
+    samples = preprocess_sequences(content, layout, p)
+    arrays: dict[str, Array] = {
+        "data": Array(samples.data, dims=("sample", "channel", "frame", "joint", "person")),
+        **_per_sample_arrays(content, samples),
+        "window_start": Array(samples.window_start, dims=("sample",), units="s"),
+        "padded": Array(samples.padded, dims=("sample",)),
+        "valid_frames": Array(samples.valid_frames, dims=("sample",)),
+        "recording_index": Array(samples.recording_index, dims=("sample",)),
+    }
+    attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
+    attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
+    write_hdf5(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    log.info(
+        "%s: %d recordings -> %d samples (%d padded), segment %s, %d frames per sample at %g fps",
+        input_path,
+        content["offsets"].shape[0],
+        samples.data.shape[0],
+        int(samples.padded.sum()),
+        p.segment,
+        p.sample_frames,
+        p.target_fps,
+    )
