@@ -1,0 +1,485 @@
+"""Job-level glue of the explanation rules: gradcam_layer, shap_chunk and merge_shap.
+
+Each function reads its HDF5 inputs, moves the model and tensors to the requested device, times
+its core computation in-process (``elapsed_s``; job wall time in the benchmark TSVs includes
+imports) and writes one HDF5 file through :func:`harxai.io.write_hdf5`.
+
+Model inputs are the feature groups of ``features`` (sample, group, channel, frame, joint,
+person) split along ``group``: ``model(joint, velocity, bone, acceleration)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
+from .cam import GradCam
+from .reduce import completeness_error, shap_reductions
+
+log = logging.getLogger(__name__)
+
+FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
+BACKGROUND_DIMS = ("background", "group", "channel", "frame", "joint", "person")
+GRADCAM_BATCH = 64  # samples per GradCAM forward/backward pass
+PathLike = str | os.PathLike[str]
+
+
+def load_job_model(model_path: PathLike, device: torch.device | str) -> nn.Module:
+    """Load ``model.pt`` (``harxai.models.load_model``) in eval mode on ``device``."""
+    from ..models import load_model
+
+    return load_model(model_path, torch.device(device)).eval()
+
+
+def group_tensors(features: np.ndarray, device: torch.device | str) -> list[torch.Tensor]:
+    """Split (sample, group, channel, frame, joint, person) features into one tensor per group.
+
+    Returns
+    -------
+    list of torch.Tensor
+        One contiguous float32 (sample, channel, frame, joint, person) tensor per group, on
+        ``device``, in the group order of ``features`` (joint, velocity, bone, acceleration).
+    """
+    t = torch.as_tensor(np.ascontiguousarray(features, dtype=np.float32), device=torch.device(device))
+    return [t[:, g].contiguous() for g in range(t.shape[1])]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(device: torch.device, func: Callable[[], Any]) -> tuple[Any, float]:
+    _synchronize(device)
+    start = time.perf_counter()
+    out = func()
+    _synchronize(device)
+    return out, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class ExplainSet:
+    """Datasets of ``explain_set.h5`` the jobs need (``inputs`` only when loaded)."""
+
+    inputs: np.ndarray | None
+    target: np.ndarray
+    label: np.ndarray
+    sample_index: np.ndarray
+    recording_id: np.ndarray
+    attrs: dict[str, Any]
+
+
+def read_explain_set(path: PathLike, with_inputs: bool = True) -> ExplainSet:
+    """Read ``explain_set.h5`` (rule select_explain_set), checking its contract."""
+    s = ("sample",)
+    expected: dict[str, Sequence[str]] = {"target": s, "label": s, "sample_index": s, "recording_id": s}
+    if with_inputs:
+        expected["inputs"] = FEATURE_DIMS
+    c = read_hdf5(path, expected=expected, load=list(expected))
+    return ExplainSet(
+        inputs=c["inputs"].astype(np.float32) if with_inputs else None,
+        target=c["target"].astype(np.int64),
+        label=c["label"].astype(np.int64),
+        sample_index=c["sample_index"].astype(np.int64),
+        recording_id=c["recording_id"],
+        attrs=c.attrs,
+    )
+
+
+def _gradcam_batches(
+    explainer: GradCam, inputs: np.ndarray, target: np.ndarray, device: torch.device, batch_size: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    cams, negated, elapsed = [], [], 0.0
+    batches = range(0, len(inputs), batch_size)
+    for i, start in enumerate(batches):
+        x = group_tensors(inputs[start : start + batch_size], device)
+        t = target[start : start + batch_size]
+        result, seconds = _timed(device, partial(explainer.explain, x, t))
+        elapsed += seconds
+        cams.append(result.cam)
+        negated.append(result.cam_negated)
+        if (i + 1) % 10 == 0:
+            log.info("GradCAM of %d / %d samples", min(start + batch_size, len(inputs)), len(inputs))
+    return np.concatenate(cams), np.concatenate(negated), elapsed
+
+
+def _forward_seconds(model: nn.Module, inputs: np.ndarray, device: torch.device, batch_size: int) -> float:
+    """Seconds of one plain (no-grad) forward pass over ``inputs`` in batches of ``batch_size``."""
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            x = group_tensors(inputs[start : start + batch_size], device)
+            total += _timed(device, partial(model, *x))[1]
+    return total
+
+
+def run_gradcam_layer(
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    output_path: PathLike,
+    layer: str,
+    variant: str,
+    device: torch.device | str,
+    threads: int,
+    batch_size: int = GRADCAM_BATCH,
+) -> None:
+    """Write ``gradcam/{layer}.h5``: positive and negated GradCAM maps of one layer.
+
+    Both maps come from one forward and one backward pass per batch (the negated map uses
+    ``-dy/dA``). After an untimed warm-up on the first samples, ``forward_elapsed_s`` times one
+    plain no-grad forward pass over the same batches and ``elapsed_s`` the GradCAM computation.
+
+    Parameters
+    ----------
+    model_path
+        ``model.pt`` (``harxai.models.load_model``).
+    explain_set_path
+        ``explain_set.h5`` (inputs, target, ...).
+    output_path
+        File to write. Datasets: ``cam``, ``cam_negated`` float32 (sample, frame, joint) at the
+        layer's frame resolution, averaged over persons; ``target``, ``label``, ``sample_index``
+        (rows of ``features.h5``) int64 (sample,); ``recording_id`` str (sample,). Attributes:
+        ``layer``, ``variant``, ``elapsed_s``, ``forward_elapsed_s``, ``frames`` (T'), ``device``,
+        ``threads``, ``batch_size``; provenance ``config`` = {layer, variant}.
+    layer
+        ``named_modules()`` path of the layer.
+    variant
+        ``standard`` or ``shapgcn`` (see :mod:`harxai.explain.cam`).
+    device
+        Torch device of the computation.
+    threads
+        ``torch.set_num_threads``.
+    batch_size
+        Samples per forward/backward pass.
+    """
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    model = load_job_model(model_path, dev)
+    es = read_explain_set(explain_set_path)
+    inputs = _inputs_of(es, explain_set_path)
+    explainer = GradCam(model, layer, variant)
+    warm = slice(0, min(2, len(inputs)))
+    explainer.explain(group_tensors(inputs[warm], dev), es.target[warm])
+    forward_s = _forward_seconds(model, inputs, dev, batch_size)
+    cam, cam_negated, elapsed = _gradcam_batches(explainer, inputs, es.target, dev, batch_size)
+    kf, s = ("sample", "frame", "joint"), ("sample",)
+    arrays = {
+        "cam": Array(cam, dims=kf),
+        "cam_negated": Array(cam_negated, dims=kf),
+        "target": Array(es.target, dims=s),
+        "label": Array(es.label, dims=s),
+        "sample_index": Array(es.sample_index, dims=s),
+        "recording_id": Array(es.recording_id, dims=s),
+    }
+    attrs = {
+        "layer": layer,
+        "variant": variant,
+        "elapsed_s": elapsed,
+        "forward_elapsed_s": forward_s,
+        "frames": int(cam.shape[1]),
+        "device": str(dev),
+        "threads": int(threads),
+        "batch_size": int(batch_size),
+    }
+    config = {"layer": layer, "variant": variant}
+    write_hdf5(
+        output_path, arrays, config=config, inputs=[str(model_path), str(explain_set_path)], attrs=attrs
+    )
+    log.info(
+        "GradCAM %s (%s) of %d samples: %.3f s (forward %.3f s, ratio %.2f)",
+        layer,
+        variant,
+        len(cam),
+        elapsed,
+        forward_s,
+        elapsed / forward_s if forward_s > 0 else float("nan"),
+    )
+
+
+def _shap_engine() -> Callable[..., Any]:
+    """``harxai.explain.shap_values`` (imported late: the engine imports shap)."""
+    from . import shap_values
+
+    return shap_values
+
+
+def _part_positions(samples: int, part: int, parts: int) -> np.ndarray:
+    if parts < 1 or not 0 <= part < parts:
+        raise ValueError(f"shap_chunk: part must be in 0..{parts - 1}, not {part}")
+    return np.array_split(np.arange(samples, dtype=np.int64), parts)[part]
+
+
+def _chunk_rows(background_path: PathLike, chunk: int) -> tuple[np.ndarray, int]:
+    c = read_hdf5(background_path, expected={"background": BACKGROUND_DIMS, "chunk": ("background",)})
+    num_chunks = int(c.attrs.get("num_chunks", int(c["chunk"].max()) + 1))
+    if not 0 <= chunk < num_chunks:
+        raise ValueError(f"{background_path}: chunk {chunk} outside 0..{num_chunks - 1}")
+    return c["background"][c["chunk"] == chunk].astype(np.float32), num_chunks
+
+
+def run_shap_chunk(
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    background_path: PathLike,
+    output_path: PathLike,
+    chunk: int,
+    part: int,
+    parts: int,
+    backend: str,
+    batch_size: int,
+    device: torch.device | str,
+    threads: int,
+) -> None:
+    """Write one ``shap/chunk_{chunk}_part_{part}.h5``: SHAP of one sample part vs one background chunk.
+
+    Parameters
+    ----------
+    model_path
+        ``model.pt`` (``harxai.models.load_model``).
+    explain_set_path
+        ``explain_set.h5``; part ``part`` of ``parts`` of its samples (``numpy.array_split``
+        order) is explained.
+    background_path
+        ``background.h5``; its rows with ``chunk == chunk`` are the background.
+    output_path
+        File to write. Datasets: ``values`` float32 (sample, group, channel, frame, joint,
+        person); ``sample_index`` int64 (sample,) positions in the explain set;
+        ``expected_value``, ``output`` (f(x), the target logit) float32 (sample,); ``target``
+        int64 (sample,). Attributes: ``chunk``, ``part``, ``parts``, ``background_size`` (rows of
+        this chunk), ``elapsed_s``, ``completeness_error``, ``backend``, ``device``. An empty part
+        or chunk gives zero values and ``background_size`` 0 (the merge gives it no weight).
+    chunk, part, parts
+        Background chunk, sample part and number of parts.
+    backend, batch_size
+        ``harxai.explain.shap_values`` arguments.
+    device, threads
+        Torch device and ``torch.set_num_threads``.
+    """
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    es = read_explain_set(explain_set_path)
+    inputs = _inputs_of(es, explain_set_path)
+    positions = _part_positions(len(inputs), part, parts)
+    background, _ = _chunk_rows(background_path, chunk)
+    x, target = inputs[positions], es.target[positions]
+    values = np.zeros((len(positions), *inputs.shape[1:]), np.float32)
+    expected = np.zeros(len(positions), np.float64)
+    output = np.zeros(len(positions), np.float64)
+    elapsed, error, size = 0.0, 0.0, len(background)
+    if len(positions) and size:
+        model = load_job_model(model_path, dev)
+        engine = _shap_engine()
+        result, elapsed = _timed(
+            dev,
+            lambda: engine(
+                model,
+                group_tensors(x, dev),
+                group_tensors(background, dev),
+                target,
+                backend=backend,
+                batch_size=batch_size,
+            ),
+        )
+        values = np.stack([np.asarray(v, np.float32) for v in result.values], axis=1)
+        expected = np.asarray(result.expected_value, np.float64)
+        output = np.asarray(result.output, np.float64)
+        error = float(result.completeness_error)
+    elif not size:
+        log.warning(
+            "%s: background chunk %d is empty; writing zero values with weight 0", background_path, chunk
+        )
+    s = ("sample",)
+    arrays = {
+        "values": Array(values, dims=FEATURE_DIMS),
+        "sample_index": Array(positions, dims=s),
+        "expected_value": Array(expected, dims=s),
+        "output": Array(output, dims=s),
+        "target": Array(target, dims=s),
+    }
+    attrs = {
+        "chunk": chunk,
+        "part": part,
+        "parts": parts,
+        "background_size": size,
+        "elapsed_s": elapsed,
+        "completeness_error": error,
+        "backend": backend,
+        "device": str(dev),
+    }
+    config = {"chunk": chunk, "part": part, "parts": parts, "backend": backend, "batch_size": batch_size}
+    sources = [str(model_path), str(explain_set_path), str(background_path)]
+    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    log.info(
+        "SHAP chunk %d part %d/%d: %d samples x %d background rows in %.2f s (completeness error %.2e)",
+        chunk,
+        part,
+        parts,
+        len(positions),
+        size,
+        elapsed,
+        error,
+    )
+
+
+def _inputs_of(es: ExplainSet, path: PathLike) -> np.ndarray:
+    if es.inputs is None:
+        raise HDF5ContractError(f"{path}: explain set read without inputs")
+    return es.inputs
+
+
+@dataclass
+class _MergeState:
+    """Running sums of :func:`merge_shap_chunks` over the chunk files."""
+
+    values: np.ndarray  # float64 (sample, group, channel, frame, joint, person), weighted sum
+    expected: np.ndarray  # float64 (sample,), weighted sum
+    output: np.ndarray  # float64 (sample,), NaN until seen
+    coverage: dict[int, np.ndarray]  # chunk -> times each sample was explained
+    sizes: dict[int, int]  # chunk -> background rows
+    elapsed: float = 0.0
+    chunk_error: float = 0.0
+
+
+def _read_chunk_file(path: PathLike) -> Any:
+    s = ("sample",)
+    expected = {"values": FEATURE_DIMS, "sample_index": s, "expected_value": s, "output": s, "target": s}
+    return read_hdf5(path, expected=expected)
+
+
+def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
+    c = _read_chunk_file(path)
+    chunk, size = int(c.attrs["chunk"]), int(c.attrs["background_size"])
+    pos = c["sample_index"].astype(np.int64)
+    n = len(es.target)
+    if len(pos) and (pos.min() < 0 or pos.max() >= n):
+        raise HDF5ContractError(f"{path}: sample_index outside the explain set's {n} samples")
+    if c["values"].shape[1:] != state.values.shape[1:]:
+        raise HDF5ContractError(
+            f"{path}: values of shape {c['values'].shape}, expected (*, {state.values.shape[1:]})"
+        )
+    if not np.array_equal(c["target"], es.target[pos]):
+        raise HDF5ContractError(f"{path}: targets differ from the explain set's")
+    if state.sizes.setdefault(chunk, size) != size:
+        raise HDF5ContractError(
+            f"{path}: chunk {chunk} has {size} background rows, another part of it has {state.sizes[chunk]}"
+        )
+    np.add.at(state.coverage.setdefault(chunk, np.zeros(n, np.int64)), pos, 1)
+    state.elapsed += float(c.attrs["elapsed_s"])
+    state.chunk_error = max(state.chunk_error, float(c.attrs["completeness_error"]))
+    if size == 0:
+        return
+    out = c["output"].astype(np.float64)
+    seen = ~np.isnan(state.output[pos])
+    if not np.allclose(state.output[pos][seen], out[seen], rtol=1e-4, atol=1e-4):
+        raise HDF5ContractError(f"{path}: f(x) differs from the other chunk files' for the same samples")
+    state.output[pos] = out
+    state.values[pos] += size * c["values"].astype(np.float64)
+    state.expected[pos] += size * c["expected_value"].astype(np.float64)
+
+
+def _check_coverage(state: _MergeState, paths: Sequence[PathLike]) -> None:
+    for chunk, counts in sorted(state.coverage.items()):
+        missing, repeated = np.flatnonzero(counts == 0), np.flatnonzero(counts > 1)
+        if len(missing) or len(repeated):
+            raise ValueError(
+                f"merge_shap: background chunk {chunk} explains samples not exactly once "
+                f"(missing {missing[:10].tolist()}, repeated {repeated[:10].tolist()}) "
+                f"across {len(paths)} chunk files"
+            )
+
+
+def _single_attr(paths: Sequence[PathLike], key: str) -> Any:
+    values = {read_hdf5(p, load=[]).attrs[key] for p in paths}
+    if len(values) != 1:
+        raise ValueError(f"merge_shap: chunk files disagree on {key}: {sorted(map(str, values))}")
+    return values.pop()
+
+
+def merge_shap_chunks(
+    explain_set_path: PathLike, chunk_paths: Sequence[PathLike], output_path: PathLike
+) -> None:
+    """Write ``shap.h5``: the background-size-weighted mean of the chunk files plus reductions.
+
+    DeepSHAP values against a background are the mean of the values against each background
+    row, so the mean over chunks weighted by their row counts equals the values against the
+    whole background. Every sample must be explained exactly once per background chunk.
+
+    Parameters
+    ----------
+    explain_set_path
+        ``explain_set.h5`` (target, label, sample_index, recording_id are copied).
+    chunk_paths
+        Files of :func:`run_shap_chunk`, every (chunk, part).
+    output_path
+        File to write. Datasets: ``values`` float32 (sample, group, channel, frame, joint,
+        person); ``expected_value``, ``output`` float32 (sample,); ``target``, ``label``,
+        ``sample_index`` (rows of ``features.h5``) int64 and ``recording_id`` str (sample,);
+        the reductions of :func:`harxai.explain.reduce.shap_reductions`. Attributes:
+        ``backend``, ``background_size`` (total rows), ``num_chunks``, ``parts``, ``elapsed_s``
+        (sum over chunk files), ``completeness_error`` (recomputed on the merged values:
+        ``max |sum(values) - (output - expected_value)|`` relative to ``max |output -
+        expected_value|``, the definition of ``ShapResult``) and ``completeness_error_chunks``
+        (max of the chunk files').
+    """
+    if not chunk_paths:
+        raise ValueError("merge_shap: no chunk files")
+    es = read_explain_set(explain_set_path, with_inputs=False)
+    backend, parts = _single_attr(chunk_paths, "backend"), int(_single_attr(chunk_paths, "parts"))
+    shape = _read_chunk_file(chunk_paths[0])["values"].shape[1:]
+    n = len(es.target)
+    state = _MergeState(
+        values=np.zeros((n, *shape), np.float64),
+        expected=np.zeros(n, np.float64),
+        output=np.full(n, np.nan),
+        coverage={},
+        sizes={},
+    )
+    for path in chunk_paths:
+        _add_chunk_file(state, path, es)
+    _check_coverage(state, chunk_paths)
+    total = sum(state.sizes.values())
+    if total == 0:
+        raise ValueError("merge_shap: every background chunk is empty")
+    values, expected = state.values / total, state.expected / total
+    error = completeness_error(values, state.output, expected)
+    s = ("sample",)
+    arrays = {
+        "values": Array(values, dims=FEATURE_DIMS),
+        "expected_value": Array(expected, dims=s),
+        "output": Array(state.output, dims=s),
+        "target": Array(es.target, dims=s),
+        "label": Array(es.label, dims=s),
+        "sample_index": Array(es.sample_index, dims=s),
+        "recording_id": Array(es.recording_id, dims=s),
+        **shap_reductions(values),
+    }
+    attrs = {
+        "backend": str(backend),
+        "background_size": total,
+        "num_chunks": len(state.sizes),
+        "parts": parts,
+        "elapsed_s": state.elapsed,
+        "completeness_error": error,
+        "completeness_error_chunks": state.chunk_error,
+    }
+    config = {"backend": str(backend), "num_chunks": len(state.sizes), "parts": parts}
+    sources = [str(explain_set_path), *map(str, chunk_paths)]
+    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    log.info(
+        "merged %d chunk files: %d samples, background %d, completeness error %.2e (chunks' max %.2e)",
+        len(chunk_paths),
+        n,
+        total,
+        error,
+        state.chunk_error,
+    )
