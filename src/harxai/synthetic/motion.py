@@ -1,0 +1,218 @@
+"""Body templates and motion primitives shared by both synthetic formats.
+
+Displacements are expressed in trunk lengths (the unit the preprocessing normalises to),
+per frame and joint: arrays of shape (frame, joint, channel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from ..skeletons import SkeletonLayout
+from .design import ClassDesign
+
+# Standing adult facing the camera, metres above the floor; x to the performer's right
+# (as in the Kinect camera space of NTU RGB+D), z towards the camera is negative.
+NTU_TEMPLATE_M = np.array(
+    [
+        [0.00, 0.95, 0.00],  # base_of_spine
+        [0.00, 1.20, 0.01],  # middle_of_spine
+        [0.00, 1.50, 0.01],  # neck
+        [0.00, 1.62, 0.00],  # head
+        [-0.19, 1.40, 0.02],  # left_shoulder
+        [-0.25, 1.13, 0.03],  # left_elbow
+        [-0.27, 0.89, 0.00],  # left_wrist
+        [-0.27, 0.81, -0.01],  # left_hand
+        [0.19, 1.40, 0.02],  # right_shoulder
+        [0.25, 1.13, 0.03],  # right_elbow
+        [0.27, 0.89, 0.00],  # right_wrist
+        [0.27, 0.81, -0.01],  # right_hand
+        [-0.09, 0.92, 0.01],  # left_hip
+        [-0.10, 0.50, -0.01],  # left_knee
+        [-0.10, 0.09, 0.02],  # left_ankle
+        [-0.11, 0.03, -0.09],  # left_foot
+        [0.09, 0.92, 0.01],  # right_hip
+        [0.10, 0.50, -0.01],  # right_knee
+        [0.10, 0.09, 0.02],  # right_ankle
+        [0.11, 0.03, -0.09],  # right_foot
+        [0.00, 1.43, 0.02],  # spine_shoulder
+        [-0.27, 0.72, -0.01],  # left_hand_tip
+        [-0.24, 0.80, -0.04],  # left_thumb
+        [0.27, 0.72, -0.01],  # right_hand_tip
+        [0.24, 0.80, -0.04],  # right_thumb
+    ]
+)
+
+# Infant lying supine seen from above, in trunk lengths: thorax at the origin, pelvis at
+# (0, 1); image axes (x right, y down), the infant's right on the image's left.
+INFANT_TEMPLATE = np.array(
+    [
+        [0.00, -1.05],  # head_top
+        [0.00, -0.62],  # nose
+        [-0.28, -0.68],  # right_ear
+        [0.28, -0.68],  # left_ear
+        [0.00, -0.30],  # upper_neck
+        [-0.42, 0.02],  # right_shoulder
+        [-0.66, 0.40],  # right_elbow
+        [-0.60, 0.80],  # right_wrist
+        [0.00, 0.00],  # thorax
+        [0.42, 0.02],  # left_shoulder
+        [0.66, 0.40],  # left_elbow
+        [0.60, 0.80],  # left_wrist
+        [0.00, 1.00],  # pelvis
+        [-0.22, 1.00],  # right_hip
+        [-0.36, 1.55],  # right_knee
+        [-0.30, 2.05],  # right_ankle
+        [0.22, 1.00],  # left_hip
+        [0.36, 1.55],  # left_knee
+        [0.30, 2.05],  # left_ankle
+        [-0.68, 0.95],  # right_little_finger
+        [-0.53, 0.97],  # right_index_finger
+        [0.68, 0.95],  # left_little_finger
+        [0.53, 0.97],  # left_index_finger
+        [-0.30, 2.13],  # right_heel
+        [-0.42, 2.25],  # right_little_toe
+        [-0.24, 2.28],  # right_big_toe
+        [0.30, 2.13],  # left_heel
+        [0.42, 2.25],  # left_little_toe
+        [0.24, 2.28],  # left_big_toe
+    ]
+)
+
+
+@dataclass(frozen=True)
+class IdleMotion:
+    """Amplitudes (trunk lengths) and time scales (seconds) of the class-independent motion.
+
+    Attributes
+    ----------
+    sway, sway_sigma_s
+        Whole-body translation (smoothed noise std) and its smoothing width.
+    breathing
+        Amplitude of the breathing oscillation of the torso joints (0.2-0.4 Hz).
+    limb, limb_sigma_s
+        Per-limb coherent wiggle, growing from the limb root to its extremity.
+    joint, joint_sigma_s
+        Independent per-joint wiggle of every non-centre joint.
+    """
+
+    sway: float = 0.03
+    sway_sigma_s: float = 0.5
+    breathing: float = 0.01
+    limb: float = 0.04
+    limb_sigma_s: float = 0.25
+    joint: float = 0.015
+    joint_sigma_s: float = 0.12
+
+
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], sigma_frames: float, std: float
+) -> np.ndarray:
+    """Gaussian-smoothed white noise along axis 0 with (expected) standard deviation ``std``."""
+    white = rng.normal(size=shape)
+    if sigma_frames < 0.5:
+        return std * white
+    smooth: np.ndarray = gaussian_filter1d(white, sigma_frames, axis=0, mode="reflect")
+    gain = 1.0 / np.sqrt(2.0 * np.sqrt(np.pi) * sigma_frames)  # std of filtered unit noise
+    smooth *= std / gain
+    return smooth
+
+
+def idle_motion(
+    rng: np.random.Generator,
+    layout: SkeletonLayout,
+    times: np.ndarray,
+    up: np.ndarray,
+    idle: IdleMotion,
+) -> np.ndarray:
+    """Class-independent motion: sway, breathing, limb and joint wiggles.
+
+    Parameters
+    ----------
+    rng
+        Random generator of this sample.
+    layout
+        Skeleton layout (parts and hop distances shape the wiggles).
+    times
+        (frame,) seconds.
+    up
+        (channel,) unit vector along the body's long axis, towards the head.
+    idle
+        Amplitudes and time scales.
+
+    Returns
+    -------
+    np.ndarray
+        (frame, joint, channel) displacement in trunk lengths.
+    """
+    frames, joints, channels = times.size, layout.num_joints, up.size
+    fps = (frames - 1) / (times[-1] - times[0]) if frames > 1 else 30.0
+    out = smooth_noise(rng, (frames, 1, channels), idle.sway_sigma_s * fps, idle.sway)
+    out = np.repeat(out, joints, axis=1)
+    f_breath = rng.uniform(0.2, 0.4)
+    breath = idle.breathing * np.sin(2 * np.pi * f_breath * times + rng.uniform(0, 2 * np.pi))
+    torso = [j for j in layout.parts.get("torso", ()) if j != layout.center]
+    out[:, torso, :] += breath[:, None, None] * up[None, None, :]
+    hops = layout.hop_distances()[layout.center].astype(np.float64)
+    for name in sorted(layout.parts):
+        if name == "torso":
+            continue
+        part = list(layout.parts[name])
+        weight = np.minimum(1.0, hops[part] / 4.0)
+        wiggle = smooth_noise(rng, (frames, 1, channels), idle.limb_sigma_s * fps, idle.limb)
+        out[:, part, :] += wiggle * weight[None, :, None]
+    jitter = smooth_noise(rng, (frames, joints, channels), idle.joint_sigma_s * fps, idle.joint)
+    jitter[:, layout.center, :] = 0.0
+    out += jitter
+    return out
+
+
+def planted_motion(
+    rng: np.random.Generator, design: ClassDesign, times: np.ndarray, joints: int
+) -> np.ndarray:
+    """The class motion: each planted joint oscillates along its direction.
+
+    Frequency and amplitude are jittered per sample (up to 5 % and 15 %); the phase is
+    random per sample plus the design's fixed per-joint offset.
+
+    Returns
+    -------
+    np.ndarray
+        (frame, joint, channel) displacement in trunk lengths, zero off the planted joints.
+    """
+    directions = np.asarray(design.directions)
+    out = np.zeros((times.size, joints, directions.shape[1]))
+    freq = design.frequency_hz * rng.uniform(0.95, 1.05)
+    amp = design.amplitude * rng.uniform(0.85, 1.15)
+    phase = rng.uniform(0.0, 2 * np.pi)
+    for j, d, p in zip(design.joints, directions, design.phases, strict=True):
+        out[:, j, :] += amp * np.sin(2 * np.pi * freq * times + phase + p)[:, None] * d[None, :]
+    return out
+
+
+def rotation_about(axis: int, degrees: float) -> np.ndarray:
+    """3-D rotation matrix about coordinate ``axis`` (0 x, 1 y, 2 z)."""
+    a = np.deg2rad(degrees)
+    c, s = np.cos(a), np.sin(a)
+    i, k = [n for n in range(3) if n != axis]
+    r = np.eye(3)
+    r[i, i], r[i, k], r[k, i], r[k, k] = c, -s, s, c
+    return r
+
+
+def rotation_2d(degrees: float) -> np.ndarray:
+    """2-D rotation matrix."""
+    a = np.deg2rad(degrees)
+    return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+
+
+def missing_frames(rng: np.random.Generator, frames: int, fraction: float) -> np.ndarray:
+    """Sorted indices of isolated interior frames (never the first or last, never adjacent)."""
+    slots = np.arange(1, frames - 1, 2)
+    if fraction <= 0 or slots.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    count = min(int(rng.binomial(frames - 2, fraction)), slots.size)
+    return np.sort(rng.choice(slots, size=count, replace=False)).astype(np.int64)

@@ -1,0 +1,475 @@
+"""Tests of the synthetic benchmark generator (harxai.synthetic).
+
+The files are checked with small parsers written here, independent of harxai.io.readers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import kruskal
+
+import harxai.synthetic.ntu as synthetic_ntu
+from harxai.skeletons import IN_MOTION_2022, NTU25
+from harxai.synthetic import (
+    SyntheticParams,
+    SyntheticParamsError,
+    candidate_joints,
+    class_designs,
+    generate_synthetic,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+NTU_PARAMS = {"kind": "synthetic_ntu", "layout": "ntu25", "scale": 0.4, "fps_choices": [25.0, 30.0]}
+INFANT_PARAMS = {"kind": "synthetic_infant", "layout": "in-motion-2022", "scale": 0.5}  # 8 infants
+NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})\.skeleton")
+
+
+# --------------------------------------------------------------------------- parsers
+def parse_skeleton(path: Path) -> list[list[tuple[str, np.ndarray]]]:
+    """Frames -> bodies (bodyID, (25, 12) values); asserts the structure line by line."""
+    raw = path.read_bytes()
+    assert raw.endswith(b"\r\n"), path
+    assert raw.count(b"\n") == raw.count(b"\r\n"), f"{path}: bare LF line ending"
+    lines = raw.decode("ascii").split("\r\n")[:-1]
+    n_frames = int(lines[0])
+    pos = 1
+    index: list[list[tuple[str, int]]] = []  # per frame: (body id, first joint line)
+    for _ in range(n_frames):
+        n_bodies = int(lines[pos])
+        pos += 1
+        bodies = []
+        for _ in range(n_bodies):
+            info = lines[pos].split()
+            assert len(info) == 10, f"{path}:{pos + 1}"
+            assert info[-1] == "2"
+            assert lines[pos + 1] == "25"
+            bodies.append((info[0], pos + 2))
+            pos += 27
+        index.append(bodies)
+    assert pos == len(lines), f"{path}: {len(lines) - pos} lines after the last frame"
+    starts = [start for bodies in index for _, start in bodies]
+    joint_lines = [lines[s + j] for s in starts for j in range(25)]
+    counts = {len(line.split()) for line in joint_lines}
+    assert counts == {12}, f"{path}: joint lines with {counts} values"
+    values = np.array(" ".join(joint_lines).split(), dtype=np.float64).reshape(len(starts), 25, 12)
+    it = iter(values)
+    return [[(body_id, next(it)) for body_id, _ in bodies] for bodies in index]
+
+
+def actor_track(frames: list[list[tuple[str, np.ndarray]]]) -> np.ndarray:
+    """(frame, joint, 3) xyz of the first body, missing frames filled by interpolation."""
+    xyz = np.full((len(frames), 25, 3), np.nan)
+    for t, bodies in enumerate(frames):
+        if bodies:
+            xyz[t] = bodies[0][1][:, :3]
+    good = ~np.isnan(xyz[:, 0, 0])
+    if not good.all():
+        flat = xyz.reshape(len(frames), -1)
+        for col in range(flat.shape[1]):
+            flat[~good, col] = np.interp(np.flatnonzero(~good), np.flatnonzero(good), flat[good, col])
+    return xyz
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_infant_csv(path: Path) -> tuple[list[str], np.ndarray]:
+    """Header and float table with NaN for empty cells."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    table = np.array(
+        [[float(c) if c else np.nan for c in line.split(",")] for line in lines[1:]], dtype=np.float64
+    )
+    return header, table
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def ntu_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ntu") / "synth_ntu"
+    generate_synthetic(str(out), NTU_PARAMS, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def infant_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("infant") / "synth_infant"
+    generate_synthetic(str(out), INFANT_PARAMS, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ntu_tracks(ntu_dir: Path) -> dict[str, tuple[int, float, list[list[tuple[str, np.ndarray]]]]]:
+    """stem -> (label, fps, parsed frames)."""
+    fps = {r["recording_id"]: float(r["fps"]) for r in read_csv_rows(ntu_dir / "manifest.csv")}
+    out = {}
+    for path in sorted(ntu_dir.glob("*.skeleton")):
+        m = NAME.fullmatch(path.name)
+        assert m is not None, path.name
+        out[path.stem] = (int(m.group(5)) - 1, fps[path.stem], parse_skeleton(path))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ntu_actors(ntu_tracks: dict) -> dict[str, np.ndarray]:
+    """stem -> (frame, joint, 3) xyz of the first body."""
+    return {stem: actor_track(frames) for stem, (_, _, frames) in ntu_tracks.items()}
+
+
+def truth(folder: Path) -> dict:
+    return json.loads((folder / "ground_truth.json").read_text())
+
+
+def files_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# --------------------------------------------------------------------------- parameters
+def test_defaults_match_the_config_schema() -> None:
+    schema = yaml.safe_load((REPO / "rules" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["$defs"]["dataset"]["properties"]["synthetic"]["properties"]
+    params = SyntheticParams.from_mapping({"kind": "synthetic_ntu"}, seed=3).to_dict()
+    for key, spec in props.items():
+        if key == "seed":
+            assert params["seed"] == 3  # None resolves to the global seed
+        else:
+            assert params[key] == spec["default"], key
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"kind": "ntu"}, "kind must be one of"),
+        ({"kind": "synthetic_ntu", "layout": "openpose18"}, "writes the ntu25 layout"),
+        ({"kind": "synthetic_ntu", "colour": 1}, "unknown setting"),
+        ({"kind": "synthetic_infant", "recording_seconds": [5, 2]}, "recording_seconds"),
+        ({"kind": "synthetic_ntu", "planted_joints": 17}, "planted_joints"),
+    ],
+)
+def test_bad_settings_are_rejected(tmp_path: Path, params: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate_synthetic(str(tmp_path / "out"), params, seed=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_params_seed_overrides_global_seed() -> None:
+    assert SyntheticParams.from_mapping({"kind": "synthetic_ntu", "seed": 5}, seed=9).seed == 5
+    assert SyntheticParams.from_mapping({"kind": "synthetic_ntu", "seed": None}, seed=9).seed == 9
+    with pytest.raises(SyntheticParamsError, match="missing_fraction"):
+        SyntheticParams.from_mapping({"kind": "synthetic_ntu", "missing_fraction": 0.7}, seed=9)
+
+
+# --------------------------------------------------------------------------- atomic output
+def test_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("disk full")
+        return b"0\r\n"
+
+    monkeypatch.setattr(synthetic_ntu, "format_ntu_skeleton", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_synthetic(str(tmp_path / "out"), NTU_PARAMS, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    params = {"kind": "synthetic_infant", "scale": 0.25, "recordings_per_subject": 1}
+    generate_synthetic(str(out), params, seed=1)
+    assert not (out / "stale.txt").exists()
+    assert (out / "ground_truth.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# --------------------------------------------------------------------------- determinism
+@pytest.mark.parametrize("base", [NTU_PARAMS, INFANT_PARAMS])
+def test_same_seed_gives_identical_bytes(tmp_path: Path, base: dict) -> None:
+    params = {**base, "scale": 0.1, "recordings_per_subject": 1}
+    generate_synthetic(str(tmp_path / "a"), params, seed=11)
+    generate_synthetic(str(tmp_path / "b"), params, seed=11)
+    generate_synthetic(str(tmp_path / "c"), params, seed=12)
+    a, b, c = (files_bytes(tmp_path / x) for x in "abc")
+    assert a == b
+    assert sorted(a) == sorted(c)
+    data = [k for k in a if k not in ("manifest.csv", "ground_truth.json")]
+    assert all(a[k] != c[k] for k in data)
+    assert truth(tmp_path / "a")["classes"] != truth(tmp_path / "c")["classes"]
+
+
+# --------------------------------------------------------------------------- NTU format
+def test_ntu_files_names_and_manifest(ntu_dir: Path, ntu_tracks: dict) -> None:
+    gt = truth(ntu_dir)
+    assert (gt["kind"], gt["layout"], gt["seed"]) == ("synthetic_ntu", "ntu25", 7)
+    assert [c["name"] for c in gt["classes"]] == ["A001", "A002", "A003", "A004"]
+    manifest = read_csv_rows(ntu_dir / "manifest.csv")
+    assert list(manifest[0]) == ["recording_id", "fps"]
+    assert sorted(r["recording_id"] for r in manifest) == sorted(ntu_tracks)
+    assert {float(r["fps"]) for r in manifest} == {25.0, 30.0}
+    assert len({float(r["fps"]) for r in manifest}) > 1
+    cams = {(int(s[17:20]), int(s[5:8])) for s in ntu_tracks}  # (action, camera)
+    assert cams == {(a, c) for a in range(1, 5) for c in (1, 2, 3)}
+    per_class = [sum(1 for s in ntu_tracks if int(s[17:20]) == a) for a in range(1, 5)]
+    assert per_class == [12] * 4  # samples_per_class 30 * scale 0.4
+    val = sum(1 for s in ntu_tracks if int(s[5:8]) == 1)
+    assert val == len(ntu_tracks) // 3
+    assert len({s[8:12] for s in ntu_tracks}) >= 3  # several performers
+
+
+def test_ntu_content_is_metric_and_plausible(ntu_tracks: dict, ntu_actors: dict) -> None:
+    two_person = 0
+    missing = 0
+    for stem, (_, fps, frames) in ntu_tracks.items():
+        assert 3.0 * fps - 1 <= len(frames) <= 6.0 * fps + 1, stem
+        counts = [len(b) for b in frames]
+        assert counts[0] > 0
+        assert counts[-1] > 0
+        missing += counts.count(0)
+        ids = {body_id for bodies in frames for body_id, _ in bodies}
+        assert len(ids) == max(counts)
+        two_person += max(counts) == 2
+        xyz = ntu_actors[stem]
+        height = np.median(xyz[:, 3, 1] - 0.5 * (xyz[:, 15, 1] + xyz[:, 19, 1]))
+        assert 1.2 < height < 2.0, stem
+        assert 2.0 < np.median(xyz[:, :, 2]) < 4.5, stem
+        values = np.concatenate([b[1] for bodies in frames for b in bodies])
+        assert (values[:, 11] == 2).all()
+    assert 0 < two_person < len(ntu_tracks)
+    assert missing > 0
+
+
+def test_ntu_actor_is_first_and_most_active(ntu_tracks: dict) -> None:
+    """The first body is the most active by the NTU readers' rule (std over frames and joints)."""
+    seen = 0
+    for _, _, frames in ntu_tracks.values():
+        if max(len(b) for b in frames) < 2:
+            continue
+        seen += 1
+        bodies = [np.stack([b[i][1][:, :3] for b in frames if b]) for i in (0, 1)]
+        energy = [x.std(axis=(0, 1)).sum() for x in bodies]
+        velocity = [np.abs(np.diff(x, axis=0)).sum() for x in bodies]
+        assert energy[0] > energy[1]
+        assert velocity[0] > velocity[1]
+    assert seen > 0
+
+
+# --------------------------------------------------------------------------- class design
+@pytest.mark.parametrize("layout", [NTU25, IN_MOTION_2022])
+def test_planted_joints_are_limb_joints(layout: object) -> None:
+    cands = candidate_joints(layout)  # type: ignore[arg-type]
+    anchors = {layout.center, *layout.trunk_top, *layout.trunk_bottom}  # type: ignore[attr-defined]
+    assert not anchors & set(cands)
+    assert not set(layout.parts["torso"]) & set(cands)  # type: ignore[attr-defined]
+    assert len(cands) >= 16
+
+
+def test_design_falls_back_to_open_sets_and_names_the_leaks() -> None:
+    params = SyntheticParams.from_mapping({"kind": "synthetic_ntu", "num_classes": 6}, seed=1)
+    designs = class_designs(params)
+    sets = [set(d.joints) for d in designs]
+    assert all(len(x) == 3 for x in sets)
+    assert len({frozenset(x) for x in sets}) == 6
+    assert len({d.frequency_hz for d in designs}) == 6
+    assert set().union(*sets) <= set(candidate_joints(NTU25))
+    parents = NTU25.parents()
+    for d in designs:
+        leaks = [NTU25.joints[v] for v in range(25) if parents[v] in d.joints and v not in d.joints]
+        assert d.to_dict(NTU25)["bone_children"] == leaks
+
+
+def test_ntu_ground_truth_design(ntu_dir: Path) -> None:
+    gt = truth(ntu_dir)
+    allowed = set(candidate_joints(NTU25))
+    joints = [j for c in gt["classes"] for j in c["joint_indices"]]
+    assert len(joints) == len(set(joints)) == 4 * 3  # disjoint sets of planted_joints joints
+    assert set(joints) <= allowed
+    parents = NTU25.parents()
+    for c in gt["classes"]:
+        assert c["joints"] == [NTU25.joints[j] for j in c["joint_indices"]]
+        # closed under the bone tree: every child of a planted joint is planted too, so no
+        # bone feature outside the set depends on the class motion
+        children = {v for v in range(25) if parents[v] in c["joint_indices"] and parents[v] != v}
+        assert children <= set(c["joint_indices"])
+        assert c["bone_children"] == []
+    freqs = sorted(c["frequency_hz"] for c in gt["classes"])
+    assert np.min(np.diff(freqs)) >= 0.3
+    assert gt["params"]["scale"] == 0.4
+
+
+def band_power(signal: np.ndarray, fps: float, freqs: np.ndarray) -> np.ndarray:
+    """Power of the de-meaned, Hann-windowed signal (frame, joint, channel) at each frequency.
+
+    Returns (frequency, joint): squared DFT magnitude summed over channels.
+    """
+    x = signal - signal.mean(axis=0)
+    w = np.hanning(len(x))
+    basis = np.exp(-2j * np.pi * np.outer(freqs, np.arange(len(x))) / fps) * w  # (frequency, frame)
+    proj = np.tensordot(basis, x, axes=(1, 0))  # (frequency, joint, channel)
+    return np.sum(np.abs(proj) ** 2, axis=-1) / np.sum(w) ** 2
+
+
+def peak_frequencies(signal: np.ndarray, fps: float) -> np.ndarray:
+    """Frequency of the largest spectral peak of every joint in 0.3-4 Hz, shape (joint,)."""
+    grid = np.arange(0.3, 4.0, 0.02)
+    return grid[np.argmax(band_power(signal, fps, grid), axis=0)]
+
+
+def relative(xyz: np.ndarray, center: int) -> np.ndarray:
+    return xyz - xyz[:, center : center + 1]
+
+
+def test_ntu_planted_joints_move_at_the_class_frequency(
+    ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict
+) -> None:
+    classes = truth(ntu_dir)["classes"]
+    planted_any = {j for c in classes for j in c["joint_indices"]}
+    quiet = sorted(set(range(25)) - planted_any - {NTU25.center})
+    for stem, (label, fps, _) in ntu_tracks.items():
+        c = classes[label]
+        xyz = relative(ntu_actors[stem], NTU25.center)
+        peaks = peak_frequencies(xyz[:, c["joint_indices"]], fps)
+        np.testing.assert_allclose(peaks, c["frequency_hz"], atol=0.2)
+        at_f = band_power(xyz, fps, np.array([c["frequency_hz"]]))[0]
+        planted_power = at_f[c["joint_indices"]]
+        quiet_power = at_f[quiet]
+        assert min(planted_power) > 4 * max(quiet_power)
+        assert np.mean(planted_power) > 20 * np.mean(quiet_power)
+
+
+def joint_features(xyz: np.ndarray, fps: float) -> np.ndarray:
+    """Per joint: log position variance and log speed (trunk-normalised), shape (joint * 2,)."""
+    trunk = np.median(np.linalg.norm(xyz[:, 20] - xyz[:, 0], axis=-1))
+    rel = relative(xyz, NTU25.center) / trunk
+    var = rel.var(axis=0).sum(axis=-1)
+    speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean(axis=0) * fps
+    return np.concatenate([np.log(var + 1e-9), np.log(speed + 1e-9)])
+
+
+def nearest_centroid_accuracy(x: np.ndarray, y: np.ndarray) -> float:
+    """Leave-one-out accuracy of a nearest-centroid classifier on standardised features."""
+    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-12)
+    hits = 0
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        centroids = np.stack([z[keep & (y == k)].mean(axis=0) for k in np.unique(y)])
+        hits += int(np.argmin(np.linalg.norm(centroids - z[i], axis=1)) == y[i])
+    return hits / len(y)
+
+
+def test_ntu_classes_separable_only_through_planted_joints(
+    ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict
+) -> None:
+    classes = truth(ntu_dir)["classes"]
+    planted = sorted({j for c in classes for j in c["joint_indices"]})
+    quiet = sorted(set(range(25)) - set(planted) - {NTU25.center})
+    labels, feats = [], []
+    for stem, (label, fps, _) in ntu_tracks.items():
+        labels.append(label)
+        feats.append(joint_features(ntu_actors[stem], fps).reshape(2, 25))
+    y = np.array(labels)
+    x = np.stack(feats)  # (sample, feature, joint)
+    acc_planted = nearest_centroid_accuracy(x[:, :, planted].reshape(len(y), -1), y)
+    acc_quiet = nearest_centroid_accuracy(x[:, :, quiet].reshape(len(y), -1), y)
+    assert acc_planted > 0.9
+    assert acc_quiet < 0.5  # chance is 0.25
+    # per joint: the quiet joints' variance and speed do not differ between classes (Kruskal-Wallis,
+    # Bonferroni over ~12 joints x 2 features), the planted joints' variance does
+    for j in quiet:
+        for f in (0, 1):
+            p = kruskal(*[x[y == k, f, j] for k in range(4)]).pvalue
+            assert p > 1e-3, (NTU25.joints[j], f, p)
+    for j in planted:
+        assert kruskal(*[x[y == k, 0, j] for k in range(4)]).pvalue < 1e-4
+
+
+# --------------------------------------------------------------------------- infant set
+def test_infant_manifest_and_splits(infant_dir: Path) -> None:
+    rows = read_csv_rows(infant_dir / "manifest.csv")
+    assert list(rows[0]) == ["recording_id", "label", "group", "site", "fps", "split"]
+    csvs = sorted(p.stem for p in infant_dir.glob("*.csv") if p.name != "manifest.csv")
+    assert sorted(r["recording_id"] for r in rows) == csvs
+    assert len(rows) == 8 * 2
+    groups: dict[str, set[tuple[str, str]]] = {}
+    for r in rows:
+        groups.setdefault(r["group"], set()).add((r["label"], r["split"]))
+        assert float(r["fps"]) in (25.0, 30.0, 60.0)
+    assert all(len(v) == 1 for v in groups.values())  # one label and split per subject
+    subject = [next(iter(v)) for v in groups.values()]
+    for split in ("train", "val"):
+        assert {lab for lab, s in subject if s == split} == {"0", "1"}
+    assert 0.2 <= sum(s == "val" for _, s in subject) / len(subject) <= 0.4
+    assert sum(lab == "1" for lab, _ in subject) == len(subject) // 2
+    gt = truth(infant_dir)
+    assert [c["name"] for c in gt["classes"]] == ["negative", "positive"]
+    assert not set(gt["classes"][0]["joint_indices"]) & set(gt["classes"][1]["joint_indices"])
+    assert all(c["bone_children"] == [] for c in gt["classes"])
+
+
+def test_infant_csv_format(infant_dir: Path) -> None:
+    rows = {r["recording_id"]: r for r in read_csv_rows(infant_dir / "manifest.csv")}
+    expected = ["time"] + [f"{kp}_{c}" for kp in IN_MOTION_2022.joints for c in ("x", "y", "score")]
+    blanks = 0
+    for rid, row in rows.items():
+        header, table = read_infant_csv(infant_dir / f"{rid}.csv")
+        assert header == expected
+        fps = float(row["fps"])
+        assert 12.0 <= len(table) / fps <= 20.0 + 1 / fps
+        np.testing.assert_allclose(np.diff(table[:, 0]), 1 / fps, atol=2e-6)
+        values = table[:, 1:].reshape(len(table), 29, 3)
+        missing = np.isnan(values)
+        assert (missing.all(axis=2) == missing.any(axis=2)).all()  # a key point is blank as a whole
+        assert not missing[0].any()
+        assert not missing[-1].any()
+        assert (missing[:, :, 0].sum(axis=1) <= 1).all()
+        blanks += int(missing[:, :, 0].sum())
+        xy = values[..., :2]
+        assert np.nanmin(xy) > 0
+        assert np.nanmax(xy[..., 0]) < 1920
+        assert np.nanmax(xy[..., 1]) < 1080
+        assert np.nanmin(values[..., 2]) > 0
+        assert np.nanmax(values[..., 2]) < 1
+        # supine infant: head above the pelvis, feet below, in image coordinates (y down)
+        assert np.nanmedian(xy[:, 0, 1]) < np.nanmedian(xy[:, 12, 1]) < np.nanmedian(xy[:, 15, 1])
+    assert blanks > 0
+
+
+def test_infant_planted_joints_define_the_label(infant_dir: Path) -> None:
+    gt = truth(infant_dir)["classes"]
+    planted = {j for c in gt for j in c["joint_indices"]}
+    quiet = sorted(set(range(29)) - planted - {IN_MOTION_2022.center})
+    by_label: dict[int, list[np.ndarray]] = {0: [], 1: []}
+    for row in read_csv_rows(infant_dir / "manifest.csv"):
+        _, table = read_infant_csv(infant_dir / f"{row['recording_id']}.csv")
+        xy = table[:, 1:].reshape(len(table), 29, 3)[..., :2]
+        for j in range(29):  # fill the blanks for the spectral test
+            for c in range(2):
+                bad = np.isnan(xy[:, j, c])
+                xy[bad, j, c] = np.interp(np.flatnonzero(bad), np.flatnonzero(~bad), xy[~bad, j, c])
+        fps = float(row["fps"])
+        c = gt[int(row["label"])]
+        rel = relative(xy, IN_MOTION_2022.center)
+        peaks = peak_frequencies(rel[:, c["joint_indices"]], fps)
+        np.testing.assert_allclose(peaks, c["frequency_hz"], atol=0.1)
+        trunk = np.median(np.linalg.norm(xy[:, 8] - xy[:, 12], axis=-1))
+        by_label[int(row["label"])].append(np.log(rel.var(axis=0).sum(axis=-1) / trunk**2 + 1e-12))
+    e0, e1 = np.stack(by_label[0]), np.stack(by_label[1])
+    for c in gt:  # planted joints carry the label ...
+        for j in c["joint_indices"]:
+            own, other = (e0, e1) if c["label"] == 0 else (e1, e0)
+            assert own[:, j].min() > other[:, j].max()
+    for j in quiet:  # ... the other joints do not
+        spread = np.sqrt(e0[:, j].var() / len(e0) + e1[:, j].var() / len(e1))
+        assert abs(e0[:, j].mean() - e1[:, j].mean()) < 4.5 * spread, IN_MOTION_2022.joints[j]
