@@ -1,0 +1,207 @@
+"""Cost and agreement of the SHAP backends on the tiny harxai model (one process, same data).
+
+Runs, on the same model (random weights, ``num_classes`` outputs), inputs, background and
+targets (each sample's predicted class):
+
+- ``fast``: harxai's engine, target logit only;
+- ``deepexplainer``: shap.DeepExplainer, target logit only (reference);
+- ``deepexplainer_all``: shap.DeepExplainer explaining every output, as the seed code did
+  (timed on ``--all-outputs-samples`` samples; per-sample seconds are reported).
+
+The fast and single-target runs are interleaved ``--repeats`` times and the minimum per-sample
+time of each is kept, so the ratios stay meaningful on a machine shared with other jobs (the
+absolute seconds do not). Wall and CPU (process) seconds are both reported. Prints one JSON
+line with the per-sample seconds, the ratios, the maximum deviation of fast from the
+single-target reference (relative to max |phi_ref|), the completeness errors, the allocator
+(jemalloc when LD_PRELOAD names it), the torch threads and the CPU model.
+
+    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\
+        python benchmarks/shap_backends.py [--samples 12] [--background 20] [--frames 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from harxai.config import FEATURE_GROUPS
+from harxai.explain import shap_values
+from harxai.explain.deeplift import DEFAULT_BATCH_SIZE
+from harxai.explain.reference import deepexplainer_all_outputs, relogged_warnings
+from harxai.explain.shapley import ShapResult, completeness_error
+from harxai.models import build_model
+from harxai.models.presets import make_architecture
+from harxai.skeletons import get_layout
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or the platform's processor string)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def allocator() -> str:
+    """``jemalloc`` when LD_PRELOAD loads it, else ``glibc``."""
+    return "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "glibc"
+
+
+def timed(func: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Result, wall seconds and CPU seconds of ``func()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = func()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def build(args: argparse.Namespace) -> tuple[torch.nn.Module, list[torch.Tensor], list[torch.Tensor]]:
+    """Tiny model with random weights, random inputs and background shaped like the features."""
+    torch.manual_seed(args.seed)
+    arch = make_architecture(
+        "tiny",
+        attention=args.attention,
+        dropout=0.1,
+        in_channels=dict.fromkeys(FEATURE_GROUPS, 6),
+        layout=get_layout("ntu25").to_dict(),
+        num_classes=args.classes,
+    )
+    model = build_model(arch).eval()
+    shape = (6, args.frames, 25, args.persons)
+    xs = [torch.randn(args.samples, *shape) for _ in FEATURE_GROUPS]
+    bs = [torch.randn(args.background, *shape) for _ in FEATURE_GROUPS]
+    return model, xs, bs
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=12, help="samples explained by fast")
+    parser.add_argument(
+        "--reference-samples", type=int, default=2, help="of them, explained by deepexplainer"
+    )
+    parser.add_argument("--all-outputs-samples", type=int, default=1, help="0: skip the all-outputs run")
+    parser.add_argument("--background", type=int, default=20)
+    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--persons", type=int, default=2)
+    parser.add_argument("--classes", type=int, default=60)
+    parser.add_argument("--attention", default="joint", choices=("joint", "frame", "none"))
+    parser.add_argument("--batch-size", type=int, default=None, help="fast engine pairs per pass")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--allocator-note", default="", help="free text stored with the allocator")
+    return parser.parse_args()
+
+
+def single_target(
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    xs: list[torch.Tensor],
+    bs: list[torch.Tensor],
+    target: np.ndarray,
+) -> tuple[dict[str, Any], ShapResult, float, float]:
+    """Interleaved fast / deepexplainer (target logit) runs; figures, reference result, fast minima."""
+    k = min(args.reference_samples, args.samples)
+    sub = [x[:k] for x in xs]
+    fast_s, ref_s, fast_cpu, ref_cpu = [], [], [], []
+    for _ in range(args.repeats):
+        fast, wall, cpu = timed(lambda: shap_values(model, xs, bs, target, "fast", args.batch_size))
+        fast_s.append(wall / args.samples)
+        fast_cpu.append(cpu / args.samples)
+        ref, wall, cpu = timed(lambda: shap_values(model, sub, bs, target[:k], "deepexplainer"))
+        ref_s.append(wall / k)
+        ref_cpu.append(cpu / k)
+    phi_f = np.concatenate([v[:k].ravel() for v in fast.values])
+    phi_r = np.concatenate([v.ravel() for v in ref.values])
+    figures = {
+        "samples_fast": args.samples,
+        "samples_deepexplainer": k,
+        "fast_s_per_sample": min(fast_s),
+        "deepexplainer_s_per_sample": min(ref_s),
+        "fast_cpu_s_per_sample": min(fast_cpu),
+        "deepexplainer_cpu_s_per_sample": min(ref_cpu),
+        "ratio_deepexplainer_over_fast": min(ref_s) / min(fast_s),
+        "ratio_cpu_deepexplainer_over_fast": min(ref_cpu) / min(fast_cpu),
+        "max_deviation_fast_vs_deepexplainer": float(np.abs(phi_f - phi_r).max() / np.abs(phi_r).max()),
+        "completeness_error_fast": fast.completeness_error,
+        "completeness_error_deepexplainer": ref.completeness_error,
+    }
+    return figures, ref, min(fast_s), min(fast_cpu)
+
+
+def all_outputs(
+    count: int,
+    model: torch.nn.Module,
+    xs: list[torch.Tensor],
+    bs: list[torch.Tensor],
+    target: np.ndarray,
+    ref: ShapResult,
+    fast_s: float,
+    fast_cpu: float,
+) -> dict[str, Any]:
+    """shap.DeepExplainer explaining every output (the seed's setting) on ``count`` samples."""
+    phis, wall, cpu = timed(lambda: deepexplainer_all_outputs(model, [x[:count] for x in xs], bs))
+    picked = [p[np.arange(count), ..., target[:count]] for p in phis]  # (sample, ...) of each target
+    err = None
+    if count <= len(ref.output):
+        err = completeness_error(picked, ref.output[:count], ref.expected_value[:count])
+    return {
+        "samples_deepexplainer_all": count,
+        "deepexplainer_all_s_per_sample": wall / count,
+        "deepexplainer_all_cpu_s_per_sample": cpu / count,
+        "ratio_deepexplainer_all_over_fast": wall / count / fast_s,
+        "ratio_cpu_deepexplainer_all_over_fast": cpu / count / fast_cpu,
+        "completeness_error_deepexplainer_all_target": err,
+    }
+
+
+def main() -> None:
+    """Run the backends and print one JSON line."""
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    model, xs, bs = build(args)
+    with torch.no_grad():
+        target = model(*xs).argmax(1).numpy()
+    with relogged_warnings():
+        import shap  # noqa: F401  (import cost outside the timings)
+    shap_values(model, [x[:1] for x in xs], bs, target[:1], backend="fast", batch_size=args.batch_size)
+    record: dict[str, Any] = {
+        "benchmark": "shap_backends",
+        "model": f"tiny preset, attention {args.attention}, random weights, {args.classes} classes",
+        "input": f"4 groups x (6, {args.frames}, 25, {args.persons})",
+        "background": args.background,
+        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
+    }
+    figures, ref, fast_s, fast_cpu = single_target(args, model, xs, bs, target)
+    record.update(figures)
+    if args.all_outputs_samples > 0:
+        count = min(args.all_outputs_samples, args.samples)
+        record.update(all_outputs(count, model, xs, bs, target, ref, fast_s, fast_cpu))
+    record.update(
+        {
+            "allocator": allocator(),
+            "allocator_note": args.allocator_note,
+            "torch_threads": torch.get_num_threads(),
+            "cpu": cpu_model(),
+            "torch": torch.__version__,
+            "note": "one process, interleaved runs, minimum per-sample time; on a shared machine "
+            "trust the ratios, not the seconds",
+        }
+    )
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

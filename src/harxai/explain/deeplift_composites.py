@@ -1,0 +1,148 @@
+"""Composite rules of the fast SHAP engine: operations decomposed into exact local rules.
+
+Each function takes the paired (sample x background) tensor ``x`` and its reference ``xr``
+already aligned to ``x``'s shape, and returns the pair value with the modified gradient.
+Internally every step is computed on both sides (``*_dual`` helpers return ``(y, y_ref)``),
+so that each rescale or product step sees its own reference value and the chain stays exact:
+
+- division ``a / b = a * (1 / b)``: rescale of the reciprocal, then the product rule;
+- softmax ``exp(z - c) / sum exp(z - c)`` with ``c`` the larger of the two rows' maxima
+  (a constant shared by the pair, so it cancels from the differences): rescale of exp, a sum,
+  rescale of the reciprocal and the product rule; log-softmax and logsumexp use a rescale of log;
+- normalisations ``(x - mean) * rsqrt(mean((x - mean)^2) + eps)``: a linear centring, rescale
+  of the square (multiplier ``x + x'``), a mean, rescale of ``rsqrt(. + eps)``, the product rule,
+  then the constant affine weight and bias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .deeplift_rules import BilinearFn, RescaleFn, UnsupportedOperationError, local_derivative
+
+Pair = tuple[Tensor, Tensor]
+
+
+def rescale_dual(f: Callable[[Tensor], Tensor], x: Tensor, xr: Tensor, what: str) -> Pair:
+    """``(f(x), f(xr))`` with the rescale rule on x (xr aligned to x)."""
+    yr = f(xr)
+    if not x.requires_grad:
+        return f(x), yr
+    re = xr.expand(yr.shape) if xr.shape != yr.shape else xr
+    y = RescaleFn.apply(x, f, re, yr, lambda: local_derivative(f, re), 1, what)
+    return y, yr
+
+
+def product_dual(
+    fn: Callable[[Tensor, Tensor], Tensor], a: Tensor, ar: Tensor, b: Tensor, br: Tensor, elementwise: bool
+) -> Pair:
+    """``(fn(a, b), fn(ar, br))`` with the Shapley product rule when both operands are live."""
+    yr = fn(ar, br)
+    if a.requires_grad and b.requires_grad:
+        abar = (a.detach() + ar) / 2
+        bbar = (b.detach() + br) / 2
+        return BilinearFn.apply(a, b, abar, bbar, fn, elementwise), yr
+    return fn(a, b), yr
+
+
+def divide(num: Tensor | float, num_r: Tensor | float, den: Tensor, den_r: Tensor, what: str) -> Tensor:
+    """``num / den`` with a live denominator (the numerator may be live or constant)."""
+    inv, inv_r = rescale_dual(torch.reciprocal, den, den_r, what)
+    if isinstance(num, Tensor) and num.requires_grad:
+        assert isinstance(num_r, Tensor)
+        return product_dual(torch.mul, num, num_r, inv, inv_r, True)[0]
+    return num * inv
+
+
+def softmax_family(z: Tensor, zr: Tensor, dim: int, kind: str, keepdim: bool, what: str) -> Tensor:
+    """softmax, log_softmax, softmin or logsumexp of z over ``dim``."""
+    if kind == "softmin":
+        z, zr = -z, -zr
+    with torch.no_grad():
+        c = torch.maximum(z.detach().amax(dim, keepdim=True), zr.amax(dim, keepdim=True))
+        c = torch.where(torch.isfinite(c), c, torch.zeros_like(c))
+    zc, zcr = z - c, zr - c
+    e, er = rescale_dual(torch.exp, zc, zcr, what)
+    s, sr = e.sum(dim, keepdim=True), er.sum(dim, keepdim=True)
+    if kind in ("log_softmax", "logsumexp"):
+        ls, _ = rescale_dual(torch.log, s, sr, what)
+        if kind == "log_softmax":
+            return zc - ls
+        out = ls + c
+        return out if keepdim else out.squeeze(dim)
+    inv, inv_r = rescale_dual(torch.reciprocal, s, sr, what)
+    return product_dual(torch.mul, e, er, inv, inv_r, True)[0]
+
+
+def standardise(x: Tensor, xr: Tensor, dims: Sequence[int], eps: float, center: bool, what: str) -> Tensor:
+    """``(x - mean) / sqrt(var + eps)`` over ``dims`` (biased variance); ``center=False``: RMS norm."""
+    dims = tuple(dims)
+    if center:
+        x = x - x.mean(dims, keepdim=True)
+        xr = xr - xr.mean(dims, keepdim=True)
+    sq, sqr = rescale_dual(torch.square, x, xr, what)
+    v, vr = sq.mean(dims, keepdim=True), sqr.mean(dims, keepdim=True)
+    inv, inv_r = rescale_dual(lambda t: torch.rsqrt(t + eps), v, vr, what)
+    return product_dual(torch.mul, x, xr, inv, inv_r, True)[0]
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, channel_dim: int | None) -> Tensor:
+    for p in (weight, bias):
+        if p is not None and p.requires_grad:
+            raise UnsupportedOperationError("normalisation with an input-dependent weight or bias")
+    if channel_dim is not None:
+        shape = [1] * y.dim()
+        shape[channel_dim] = -1
+        weight = None if weight is None else weight.reshape(shape)
+        bias = None if bias is None else bias.reshape(shape)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def normalisation(name: str, x: Tensor, xr: Tensor, p: dict[str, Any], what: str) -> Tensor:
+    """layer_norm, group_norm, instance_norm (input statistics), rms_norm or F.normalize."""
+    weight, bias = p.get("weight"), p.get("bias")
+    if name in ("layer_norm", "rms_norm"):
+        shape = p["normalized_shape"]
+        k = 1 if isinstance(shape, int) else len(shape)
+        dims = tuple(range(x.dim() - k, x.dim()))
+        eps = p.get("eps")
+        eps = torch.finfo(x.dtype).eps if eps is None else float(eps)
+        y = standardise(x, xr, dims, eps, name == "layer_norm", what)
+        return _affine(y, weight, None if name == "rms_norm" else bias, None)
+    if name == "group_norm":
+        groups = int(p["num_groups"])
+        n = x.shape[0]
+        y = standardise(
+            x.reshape(n, groups, -1), xr.reshape(n, groups, -1), (2,), float(p["eps"]), True, what
+        )
+        return _affine(y.reshape(x.shape), weight, bias, 1)
+    if name == "instance_norm":
+        dims = tuple(range(2, x.dim()))
+        y = standardise(x, xr, dims, float(p["eps"]), True, what)
+        return _affine(y, weight, bias, 1)
+    if name == "normalize":
+        order, dim, eps = float(p["p"]), int(p["dim"]), float(p["eps"])
+        if order <= 0 or not torch.isfinite(torch.tensor(order)):
+            raise UnsupportedOperationError(f"{what}: F.normalize with p={order}")
+        pw, pwr = rescale_dual(lambda t: t.abs() ** order, x, xr, what)
+        s, sr = pw.sum(dim, keepdim=True), pwr.sum(dim, keepdim=True)
+        inv, inv_r = rescale_dual(lambda t: 1.0 / torch.clamp_min(t ** (1.0 / order), eps), s, sr, what)
+        return product_dual(torch.mul, x, xr, inv, inv_r, True)[0]
+    raise UnsupportedOperationError(f"{what}: no composite rule for {name}")
+
+
+def binary_extremum(name: str, a: Tensor, ar: Tensor, b: Tensor, br: Tensor, what: str) -> Tensor:
+    """Element-wise maximum/minimum of two live tensors: ``a + relu(b - a)`` / ``a - relu(a - b)``."""
+    if name in ("maximum", "fmax", "max"):
+        r, _ = rescale_dual(torch.relu, b - a, br - ar, what)
+        return a + r
+    r, _ = rescale_dual(torch.relu, a - b, ar - br, what)
+    return a - r

@@ -1,0 +1,238 @@
+"""The fast SHAP engine against hand computations, its errors, batching and API contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harxai.explain import ShapResult, UnsupportedOperationError, shap_values
+from harxai.explain.deeplift_rules import classify, op_name
+
+
+class _Lambda(nn.Module):
+    def __init__(self, fn, width: int = 4) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.fn = fn
+        self.lin = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.lin(x))
+
+
+def test_one_hidden_relu_unit_matches_the_hand_computed_rescale_rule() -> None:
+    w1, b1, w2, b2 = np.array([0.7, -1.2, 0.4]), 0.1, 1.5, -0.3
+    model = nn.Sequential(nn.Linear(3, 1), nn.ReLU(), nn.Linear(1, 1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor(w1[None], dtype=torch.float32))
+        model[0].bias.fill_(b1)
+        model[2].weight.fill_(w2)
+        model[2].bias.fill_(b2)
+    x = np.array([[1.0, -0.5, 2.0], [-1.0, 0.3, 0.2]])
+    bg = np.array([[0.2, 0.1, -0.4], [-2.0, 1.0, 0.0], [0.5, 0.5, 0.5]])
+    expected = np.zeros_like(x)
+    for i in range(len(x)):
+        for b in bg:
+            h, hr = w1 @ x[i] + b1, w1 @ b + b1
+            m = (max(h, 0) - max(hr, 0)) / (h - hr)
+            expected[i] += w2 * m * w1 * (x[i] - b)
+    expected /= len(bg)
+    result = shap_values(
+        model, torch.tensor(x, dtype=torch.float32), torch.tensor(bg, dtype=torch.float32), 0
+    )
+    np.testing.assert_allclose(result.values[0], expected, rtol=1e-5, atol=1e-6)
+    out = np.maximum(x @ w1 + b1, 0) * w2 + b2
+    np.testing.assert_allclose(result.output, out, rtol=1e-5)
+    np.testing.assert_allclose(
+        result.expected_value, np.mean(np.maximum(bg @ w1 + b1, 0) * w2 + b2), rtol=1e-5
+    )
+
+
+class _Product(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, 0] * x[:, 1]).unsqueeze(1)
+
+
+def test_product_of_two_inputs_gets_the_exact_shapley_values() -> None:
+    x = torch.tensor([[2.0, 3.0], [-1.0, 0.5]])
+    b = torch.tensor([[0.5, -1.0], [1.0, 1.0]])
+    result = shap_values(_Product(), x, b, np.zeros(2, dtype=np.int64))
+    xn, bn = x.numpy()[:, None, :], b.numpy()[None, :, :]
+    phi0 = ((xn[..., 0] - bn[..., 0]) * (xn[..., 1] + bn[..., 1]) / 2).mean(1)
+    phi1 = ((xn[..., 1] - bn[..., 1]) * (xn[..., 0] + bn[..., 0]) / 2).mean(1)
+    np.testing.assert_allclose(result.values[0], np.stack([phi0, phi1], 1), rtol=1e-6)
+
+
+def test_result_contract_and_expected_value() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 5))
+    x, b = torch.randn(4, 2, 6), torch.randn(9, 2, 6)
+    target = torch.tensor([4, 0, 2, 2])
+    result = shap_values(model, [x], [b], target)
+    assert isinstance(result, ShapResult)
+    assert result.backend == "fast"
+    assert result.elapsed_s >= 0
+    assert result.values[0].dtype == np.float32
+    assert result.values[0].shape == (4, 2, 6)
+    with torch.no_grad():
+        logits_b, logits_x = model(b), model(x)
+    np.testing.assert_allclose(
+        result.expected_value, logits_b[:, target].mean(0).numpy(), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(result.output, logits_x[torch.arange(4), target].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result.target, target.numpy())
+    assert result.completeness_error <= 1e-4
+
+
+class _RowCounter(nn.Module):
+    """Records the number of rows of every forward call."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.rows: list[int] = []
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        self.rows.append(a.shape[0])
+        return self.inner(torch.cat([a, b], dim=1))
+
+
+def test_batch_size_bounds_rows_and_changes_nothing() -> None:
+    torch.manual_seed(1)
+    inner = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 3))
+    model = _RowCounter(inner)
+    xs = [torch.randn(7, 2), torch.randn(7, 3)]
+    bs = [torch.randn(11, 2), torch.randn(11, 3)]
+    target = np.array([0, 1, 2, 0, 1, 2, 0])
+    results = {}
+    for batch in (1, 5, 23, 1000):
+        model.rows.clear()
+        results[batch] = shap_values(model, xs, bs, target, batch_size=batch)
+        assert max(model.rows) <= batch
+        assert results[batch].completeness_error <= 1e-4
+    big = results[1000]
+    assert max(model.rows) == 7 * 11  # one pass holds every pair when allowed
+    for batch in (1, 5, 23):
+        for v, w in zip(results[batch].values, big.values, strict=True):
+            np.testing.assert_allclose(v, w, rtol=0, atol=1e-6)
+
+
+class _ConvGraph(nn.Module):
+    """Convolution, einsum with a Parameter and batch norm: the engine's distinct-row paths."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, (3, 1), padding=(1, 0))
+        self.edge = nn.Parameter(torch.rand(5, 5))
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.5, 0.5)
+            self.bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.einsum("nctv,vw->nctw", self.conv(x), self.edge)
+        return self.fc(torch.relu(self.bn(h)).mean((2, 3)))
+
+
+def test_distinct_row_forward_equals_the_full_paired_forward() -> None:
+    torch.manual_seed(2)
+    model = _ConvGraph()
+    x, b = torch.randn(5, 3, 6, 5), torch.randn(4, 3, 6, 5)
+    target = np.array([0, 1, 2, 1, 0])
+    full = shap_values(model, x, b, target, batch_size=1)  # one pair per pass: every row computed
+    dedup = shap_values(model, x, b, target, batch_size=20)  # five samples per pass: distinct rows
+    np.testing.assert_allclose(dedup.values[0], full.values[0], rtol=0, atol=1e-6)
+    assert dedup.completeness_error <= 1e-4
+
+
+def _sort_values(h: torch.Tensor) -> torch.Tensor:
+    return torch.sort(h, dim=1).values
+
+
+def _cumprod(h: torch.Tensor) -> torch.Tensor:
+    return torch.cumprod(h, dim=1)
+
+
+def _fft(h: torch.Tensor) -> torch.Tensor:
+    return torch.fft.fft(h).real
+
+
+def _inplace_relu(h: torch.Tensor) -> torch.Tensor:
+    return h.relu_()
+
+
+def _comparison(h: torch.Tensor) -> torch.Tensor:
+    return torch.where(h > 0, h, torch.zeros_like(h))
+
+
+def _detach(h: torch.Tensor) -> torch.Tensor:
+    return h * h.detach()
+
+
+def _no_grad(h: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        g = torch.sigmoid(h)
+    return h * g
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (_sort_values, "sort"),
+        (_cumprod, "cumprod"),
+        (_fft, "fft_fft"),
+        (_inplace_relu, "relu_"),
+        (_comparison, "gt"),
+        (_detach, "detach"),
+        (_no_grad, "sigmoid"),
+    ],
+)
+def test_operation_without_rule_raises_naming_it(fn, name: str) -> None:  # type: ignore[no-untyped-def]
+    model = nn.Sequential(nn.Linear(4, 4), _Lambda(fn), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedOperationError, match=rf"operation '{name}'.*module '1'"):
+        shap_values(model, torch.randn(2, 4), torch.randn(3, 4), [0, 1])
+
+
+def test_training_mode_batch_statistics_and_dropout_are_refused() -> None:
+    class Functional(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.dropout(x, 0.5)  # training=True by default
+
+    with pytest.raises(UnsupportedOperationError, match="dropout"):
+        shap_values(Functional(), torch.randn(2, 3), torch.randn(2, 3), [0, 1])
+
+
+def test_model_state_is_restored() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    model.train()
+    model[3].weight.requires_grad_(False)
+    shap_values(model, torch.randn(2, 3), torch.randn(4, 3), [0, 1])
+    assert all(m.training for m in model.modules())
+    assert [p.requires_grad for p in model.parameters()] == [True, True, True, True, False, True]
+
+
+def test_bad_arguments_are_reported() -> None:
+    model = nn.Linear(3, 2)
+    x, b = torch.randn(2, 3), torch.randn(4, 3)
+    with pytest.raises(ValueError, match="target out of range"):
+        shap_values(model, x, b, [0, 2])
+    with pytest.raises(ValueError, match=r"shaped \(2,\)"):
+        shap_values(model, x, b, [0, 1, 1])
+    with pytest.raises(ValueError, match="backend"):
+        shap_values(model, x, b, [0, 1], backend="gradient")
+    with pytest.raises(ValueError, match="background 0"):
+        shap_values(model, x, torch.randn(4, 5), [0, 1])
+
+
+def test_operation_names_and_families() -> None:
+    assert op_name(torch.Tensor.__rmul__) == "mul"
+    assert classify("mul") == "multilinear"
+    assert op_name(torch.Tensor.shape.__get__) == "shape"
+    assert classify("shape") == "passive"
+    assert classify(op_name(F.silu)) == "rescale"
+    assert classify("add_") == "linear"
+    assert classify("sigmoid_") == "inplace"
+    assert classify("cumprod") == "unsupported"
