@@ -21,8 +21,15 @@ def configure_job_logging(log_path: str | os.PathLike[str] | None) -> None:
     through ``logging.getLogger(__name__)`` and never configure handlers.
     """
     root = logging.getLogger()
+    target = Path(log_path).resolve() if log_path else None
+    if target is not None and any(
+        isinstance(h, logging.FileHandler) and Path(h.baseFilename) == target for h in root.handlers
+    ):
+        return  # already logging to this job's file (adapter, then run_job): keep its lines
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
     root.setLevel(logging.INFO)
     formatter = logging.Formatter(_FORMAT)
     stream = logging.StreamHandler(sys.stderr)
