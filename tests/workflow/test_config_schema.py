@@ -64,9 +64,7 @@ def test_top_level_sections_have_defaults() -> None:
     ],
     ids=["typo-nested", "wrong-type", "bad-kind", "typo-top", "bad-split", "bad-preset"],
 )
-def test_bad_config_fails_naming_the_key(
-    tmp_path: Path, default_config: dict, mutate, needle: str
-) -> None:
+def test_bad_config_fails_naming_the_key(tmp_path: Path, default_config: dict, mutate, needle: str) -> None:
     config = copy.deepcopy(default_config)
     mutate(config)
     cfg = write_config(tmp_path / "bad.yaml", config)
