@@ -10,7 +10,6 @@ from harxai.config import (
     resolve_model,
 )
 
-
 validate(config, "schemas/config.schema.yaml")
 
 DATASETS = {

@@ -5,18 +5,18 @@ rule generate_synthetic:
         "results/logs/generate_synthetic/{synth_path}.log",
     benchmark:
         "results/benchmarks/generate_synthetic/{synth_path}.tsv"
-    params:
-        synthetic=get_synthetic_params,
-        seed=config["seed"],
     wildcard_constraints:
         synth_path=_alternatives(SYNTHETIC_PATHS),
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        synthetic=get_synthetic_params,
+        seed=config["seed"],
     script:
         "../workflow_scripts/generate_synthetic.py"
 
@@ -30,16 +30,16 @@ rule ingest_dataset:
         "results/logs/ingest_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/ingest_dataset/{dataset}.tsv"
-    params:
-        dataset=get_dataset_params,
-        layout=get_layout,
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        dataset=get_dataset_params,
+        layout=get_layout,
     script:
         "../workflow_scripts/ingest_dataset.py"
 
@@ -53,16 +53,16 @@ rule preprocess_sequences:
         "results/logs/preprocess_sequences/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess_sequences/{dataset}.tsv"
-    params:
-        preprocess=config["preprocess"],
-        segment=lambda w: DATASETS[w.dataset]["segment"],
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        preprocess=config["preprocess"],
+        segment=lambda w: DATASETS[w.dataset]["segment"],
     script:
         "../workflow_scripts/preprocess_sequences.py"
 
@@ -76,14 +76,14 @@ rule compute_features:
         "results/logs/compute_features/{dataset}.log",
     benchmark:
         "results/benchmarks/compute_features/{dataset}.tsv"
-    params:
-        features=config["features"],
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        features=config["features"],
     script:
         "../workflow_scripts/compute_features.py"

@@ -8,15 +8,15 @@ rule gradcam_layer:
         "results/logs/gradcam_layer/{dataset}/{model}/{layer}.log",
     benchmark:
         "results/benchmarks/gradcam_layer/{dataset}/{model}/{layer}.tsv"
-    params:
-        variant=config["gradcam"]["variant"],
-        device=config["compute"]["device"],
+    conda:
+        "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
         mem_mb=model_resources("mem_mb"),
         runtime=model_resources("runtime"),
         gpu=model_resources("gpu"),
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        variant=config["gradcam"]["variant"],
+        device=config["compute"]["device"],
     script:
         "../workflow_scripts/gradcam_layer.py"

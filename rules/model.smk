@@ -8,19 +8,19 @@ rule train_model:
         "results/logs/train_model/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{dataset}/{model}.tsv"
-    params:
-        model=get_model_params,
-        seed=config["seed"],
-        device=config["compute"]["device"],
     wildcard_constraints:
         dataset=_alternatives(TRAINED),
+    conda:
+        "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
         mem_mb=model_resources("mem_mb"),
         runtime=model_resources("runtime"),
         gpu=model_resources("gpu"),
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        model=get_model_params,
+        seed=config["seed"],
+        device=config["compute"]["device"],
     script:
         "../workflow_scripts/train_model.py"
 
@@ -36,18 +36,18 @@ rule load_model:
         "results/logs/load_model/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/load_model/{dataset}/{model}.tsv"
-    params:
-        model=get_model_params,
-        seed=config["seed"],
-        device=config["compute"]["device"],
     wildcard_constraints:
         dataset=_alternatives(LOADED),
+    conda:
+        "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
         mem_mb=model_resources("mem_mb"),
         runtime=model_resources("runtime"),
         gpu=model_resources("gpu"),
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        model=get_model_params,
+        seed=config["seed"],
+        device=config["compute"]["device"],
     script:
         "../workflow_scripts/load_model.py"

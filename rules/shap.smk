@@ -8,15 +8,15 @@ rule select_explain_set:
         "results/logs/select_explain_set/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/select_explain_set/{dataset}/{model}.tsv"
-    params:
-        explain=config["explain"],
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        explain=config["explain"],
     script:
         "../workflow_scripts/select_explain_set.py"
 
@@ -30,17 +30,17 @@ rule select_background:
         "results/logs/select_background/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/select_background/{dataset}/{model}.tsv"
-    params:
-        size=config["shap"]["background_size"],
-        chunk_size=config["shap"]["background_chunk_size"],
-        seed=config["shap"]["background_seed"],
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        size=config["shap"]["background_size"],
+        chunk_size=config["shap"]["background_chunk_size"],
+        seed=config["shap"]["background_seed"],
     script:
         "../workflow_scripts/select_background.py"
 
@@ -56,18 +56,18 @@ rule shap_chunk:
         "results/logs/shap_chunk/{dataset}/{model}/{chunk}_{part}.log",
     benchmark:
         "results/benchmarks/shap_chunk/{dataset}/{model}/{chunk}_{part}.tsv"
-    params:
-        backend=config["shap"]["backend"],
-        batch_size=config["shap"]["batch_size"],
-        parts=config["shap"]["sample_chunks"],
-        device=config["compute"]["device"],
+    conda:
+        "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
         mem_mb=model_resources("mem_mb"),
         runtime=model_resources("runtime"),
         gpu=model_resources("gpu"),
-    conda:
-        "../envs/harxai.yaml"
+    params:
+        backend=config["shap"]["backend"],
+        batch_size=config["shap"]["batch_size"],
+        parts=config["shap"]["sample_chunks"],
+        device=config["compute"]["device"],
     script:
         "../workflow_scripts/shap_chunk.py"
 
@@ -82,12 +82,12 @@ rule merge_shap:
         "results/logs/merge_shap/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/merge_shap/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/harxai.yaml"
     script:
         "../workflow_scripts/merge_shap.py"
