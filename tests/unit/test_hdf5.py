@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -94,11 +95,23 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
         tmp.write_text("one")
         assert not target.exists()
     assert target.read_text() == "one"
-    with pytest.raises(ValueError, match="fail"), atomic_path(target) as tmp:
-        tmp.write_text("two")
-        raise ValueError("fail")
+
+    def write_then_fail() -> None:
+        with atomic_path(target) as tmp:
+            tmp.write_text("two")
+            raise ValueError("fail")
+
+    with pytest.raises(ValueError, match="fail"):
+        write_then_fail()
     assert target.read_text() == "one"
     assert [p.name for p in tmp_path.iterdir()] == ["t.txt"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_large_arrays_are_compressed(tmp_path: Path) -> None:

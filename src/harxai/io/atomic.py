@@ -9,6 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; move it onto ``target`` on success.
@@ -23,7 +29,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, target)
+        tmp.chmod(0o666 & ~_current_umask())  # mkstemp creates 0600; give outputs the usual mode
+        tmp.replace(target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -287,6 +287,8 @@ def read_hdf5(
                 s is None or s == g for s, g in zip(shape, got_shape, strict=True)
             )
             if not ok:
-                raise HDF5ContractError(f"{p}: dataset {name!r} has shape {got_shape}, expected {tuple(shape)}")
+                raise HDF5ContractError(
+                    f"{p}: dataset {name!r} has shape {got_shape}, expected {tuple(shape)}"
+                )
         attrs = {k: _decode(v) for k, v in fh.attrs.items()}
     return HDF5Content(path=p, arrays=arrays, dims=dims_out, attrs=attrs)
