@@ -1,3 +1,259 @@
-def evaluation_targets(dataset):
-    """Tables and figures of the evaluation stage for one dataset (filled in by evaluate rules)."""
-    return []
+include: "evaluate_common.smk"
+
+
+rule rank_keypoints:
+    input:
+        features="results/{dataset}/features.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_gradcam_files,
+    output:
+        csv=report(
+            "results/{dataset}/{model}/evaluate/rankings.csv",
+            caption="report/rankings_table.rst",
+            category="{dataset}",
+            subcategory="Key-point rankings",
+        ),
+        png=report(
+            "results/{dataset}/{model}/evaluate/rankings.png",
+            caption="report/rankings.rst",
+            category="{dataset}",
+            subcategory="Key-point rankings",
+        ),
+    log:
+        "results/logs/rank_keypoints/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/rank_keypoints/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    params:
+        layers=LAYERS,
+        shap_absolute=EVALUATE["shap_absolute"],
+        figure_layers=EVALUATE["figure_layers"],
+    script:
+        "../workflow_scripts/rank_keypoints.py"
+
+
+rule perturb_edges:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        features="results/{dataset}/features.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        importance=get_importance_file,
+    output:
+        h5="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.h5",
+        csv="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.csv",
+    log:
+        "results/logs/perturb_edges/{dataset}/{model}/{method}_{selection}.log",
+    benchmark:
+        "results/benchmarks/perturb_edges/{dataset}/{model}/{method}_{selection}.tsv"
+    wildcard_constraints:
+        method=_alternatives(PERTURBATION_METHODS),
+        selection=_alternatives(SELECTIONS),
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        mem_mb=model_resources("mem_mb"),
+        runtime=model_resources("runtime"),
+        gpu=model_resources("gpu"),
+    params:
+        spec=get_perturbation_spec,
+        max_keypoints=EVALUATE["max_keypoints"],
+        shap_absolute=lambda w: (
+            EVALUATE["shap_absolute"] if w.method == "shap" else None
+        ),
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/perturb_edges.py"
+
+
+rule perturb_random:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        features="results/{dataset}/features.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+    output:
+        h5="results/{dataset}/{model}/evaluate/perturbation/random.h5",
+        csv="results/{dataset}/{model}/evaluate/perturbation/random.csv",
+    log:
+        "results/logs/perturb_random/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/perturb_random/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        mem_mb=model_resources("mem_mb"),
+        runtime=model_resources("runtime"),
+        gpu=model_resources("gpu"),
+    params:
+        spec=get_perturbation_spec,
+        max_keypoints=EVALUATE["max_keypoints"],
+        draws=EVALUATE["random_draws"],
+        seed=config["seed"],
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/perturb_random.py"
+
+
+rule plot_perturbation:
+    input:
+        curves=get_perturbation_curves,
+        random="results/{dataset}/{model}/evaluate/perturbation/random.h5",
+    output:
+        csv="results/{dataset}/{model}/evaluate/perturbation.csv",
+        summary_csv=report(
+            "results/{dataset}/{model}/evaluate/perturbation_summary.csv",
+            caption="report/perturbation_summary.rst",
+            category="{dataset}",
+            subcategory="Perturbation",
+        ),
+        summary_md="results/{dataset}/{model}/evaluate/perturbation_summary.md",
+        png=report(
+            "results/{dataset}/{model}/evaluate/perturbation.png",
+            caption="report/perturbation.rst",
+            category="{dataset}",
+            subcategory="Perturbation",
+        ),
+    log:
+        "results/logs/plot_perturbation/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/plot_perturbation/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    script:
+        "../workflow_scripts/plot_perturbation.py"
+
+
+rule correlate_layers:
+    input:
+        gradcam=get_gradcam_files,
+    output:
+        csv=report(
+            "results/{dataset}/{model}/evaluate/layer_correlation.csv",
+            caption="report/layer_correlation.rst",
+            category="{dataset}",
+            subcategory="GradCAM layer correlation",
+        ),
+        md="results/{dataset}/{model}/evaluate/layer_correlation.md",
+    log:
+        "results/logs/correlate_layers/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/correlate_layers/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    params:
+        layers=LAYERS,
+        reference=EVALUATE["reference_layer"],
+    script:
+        "../workflow_scripts/correlate_layers.py"
+
+
+rule score_ground_truth:
+    input:
+        features="results/{dataset}/features.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_gradcam_files,
+        truth=get_dataset_dir,
+    output:
+        csv=report(
+            "results/{dataset}/{model}/evaluate/ground_truth.csv",
+            caption="report/ground_truth.rst",
+            category="{dataset}",
+            subcategory="Ground truth",
+        ),
+        md="results/{dataset}/{model}/evaluate/ground_truth.md",
+    log:
+        "results/logs/score_ground_truth/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/score_ground_truth/{dataset}/{model}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(SYNTHETIC_DATASETS),
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    params:
+        layers=LAYERS,
+    script:
+        "../workflow_scripts/score_ground_truth.py"
+
+
+rule draw_skeletons:
+    input:
+        windows="results/{dataset}/windows.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_figure_layer_files,
+    output:
+        report(
+            "results/{dataset}/{model}/evaluate/skeletons.png",
+            caption="report/skeletons.rst",
+            category="{dataset}",
+            subcategory="Importance on the skeleton",
+        ),
+    log:
+        "results/logs/draw_skeletons/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/draw_skeletons/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    params:
+        layers=EVALUATE["figure_layers"],
+        samples=EVALUATE["skeleton_samples"],
+        columns=EVALUATE["skeleton_frames"],
+        shap_absolute=EVALUATE["shap_absolute"],
+    script:
+        "../workflow_scripts/draw_skeletons.py"
+
+
+rule summarize_runtime:
+    input:
+        get_runtime_inputs,
+    output:
+        csv=report(
+            "results/runtime.csv",
+            caption="report/runtime.rst",
+            category="Runtime",
+        ),
+        md="results/runtime.md",
+    log:
+        "results/logs/summarize_runtime/all.log",
+    benchmark:
+        "results/benchmarks/summarize_runtime/all.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
+    params:
+        plan=runtime_plan(),
+    script:
+        "../workflow_scripts/summarize_runtime.py"

@@ -18,7 +18,37 @@ from harxai.skeletons import (
 
 # The seed study's parent arrays (DeepInMotion/ShapGCN, EfficientGCN connect_joint), 0-based.
 SEED_NTU_PARENTS = [1, 1, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1, 22, 7, 24, 11]
-SEED_INFANT_PARENTS = [1, 4, 1, 1, 8, 8, 5, 6, 8, 8, 9, 10, 8, 12, 13, 14, 12, 16, 17, 7, 7, 11, 11, 15, 15, 15, 18, 18, 18]
+SEED_INFANT_PARENTS = [
+    1,
+    4,
+    1,
+    1,
+    8,
+    8,
+    5,
+    6,
+    8,
+    8,
+    9,
+    10,
+    8,
+    12,
+    13,
+    14,
+    12,
+    16,
+    17,
+    7,
+    7,
+    11,
+    11,
+    15,
+    15,
+    15,
+    18,
+    18,
+    18,
+]
 # EfficientGCN's connect_joint for openpose (kinetics).
 EFFICIENTGCN_OPENPOSE_PARENTS = [1, 1, 1, 2, 3, 1, 5, 6, 2, 8, 9, 5, 11, 12, 0, 0, 14, 15]
 
@@ -90,8 +120,14 @@ def test_user_layout_from_config_names() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"joints": ["a", "b"], "edges": [["a", "c"]], "center": "a", "trunk": ["a", "b"]}, "unknown joint 'c'"),
-        ({"joints": ["a", "b", "c"], "edges": [["a", "b"]], "center": "a", "trunk": ["a", "b"]}, "not connected"),
+        (
+            {"joints": ["a", "b"], "edges": [["a", "c"]], "center": "a", "trunk": ["a", "b"]},
+            "unknown joint 'c'",
+        ),
+        (
+            {"joints": ["a", "b", "c"], "edges": [["a", "b"]], "center": "a", "trunk": ["a", "b"]},
+            "not connected",
+        ),
         ({"joints": ["a", "a"], "edges": [[0, 1]], "center": 0, "trunk": [0, 1]}, "duplicate joint"),
         ({"joints": ["a", "b"], "edges": [[0, 5]], "center": 0, "trunk": [0, 1]}, "invalid edge"),
     ],

@@ -1,0 +1,176 @@
+"""Perturbation curves: reading the per-job HDF5 files, long tables, the summary and the figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..io import read_hdf5
+from .sources import PathLike, method_label
+from .tables import markdown_table, write_csv, write_markdown
+
+CURVE_COLUMNS = ("method", "selection", "k", "panel", "metric", "value", "sd", "ci_low", "ci_high", "n_draws")
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """One perturbation file (``perturbation/<method>_<selection>.h5`` or ``random.h5``).
+
+    Attributes
+    ----------
+    method, selection
+        ``shap`` / ``gradcam-<layer>`` and ``most`` / ``least``; both ``random`` for the control.
+    k
+        Number of perturbed key points per step, shape (step,).
+    panels, metrics
+        Panel names and metric names, shape (item,).
+    values
+        Shape (step, item), or (draw, step, item) for the random control.
+    """
+
+    method: str
+    selection: str
+    k: np.ndarray
+    panels: tuple[str, ...]
+    metrics: tuple[str, ...]
+    values: np.ndarray
+
+    @property
+    def is_random(self) -> bool:
+        """True for the random control (values carry a draw axis)."""
+        return self.values.ndim == 3
+
+
+def read_curves(path: PathLike) -> Curves:
+    """Read a perturbation file written by :mod:`harxai.evaluate.perturbation`."""
+    content = read_hdf5(path, {"k": ("step",), "panel": ("item",), "metric_name": ("item",)}, load=["metric"])
+    values = content["metric"].astype(np.float64)
+    expected = ("draw", "step", "item") if values.ndim == 3 else ("step", "item")
+    if content.dims["metric"] != expected:
+        raise ValueError(f"{path}: dataset 'metric' has dims {content.dims['metric']}, expected {expected}")
+    return Curves(
+        method=str(content.attrs["method"]),
+        selection=str(content.attrs["selection"]),
+        k=content["k"].astype(np.int64),
+        panels=tuple(str(p) for p in content["panel"]),
+        metrics=tuple(str(m) for m in content["metric_name"]),
+        values=values,
+    )
+
+
+def curves_table(curves: Curves) -> pd.DataFrame:
+    """Long table of one curve file: one row per (k, panel).
+
+    For the random control ``value`` is the mean over draws, ``sd`` their standard deviation
+    and ``ci_low``/``ci_high`` the 95 % t-interval of the mean; deterministic curves leave
+    those columns empty.
+    """
+    rows = []
+    for s, k in enumerate(curves.k):
+        for i, (panel, metric) in enumerate(zip(curves.panels, curves.metrics, strict=True)):
+            row = {
+                "method": curves.method,
+                "selection": curves.selection,
+                "k": int(k),
+                "panel": panel,
+                "metric": metric,
+            }
+            if curves.is_random:
+                draws = curves.values[:, s, i]
+                draws = draws[np.isfinite(draws)]
+                n = len(draws)
+                mean = float(draws.mean()) if n else np.nan
+                sd = float(draws.std(ddof=1)) if n > 1 else np.nan
+                half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+                row.update(value=mean, sd=sd, ci_low=mean - half, ci_high=mean + half, n_draws=n)
+            else:
+                row.update(
+                    value=float(curves.values[s, i]), sd=np.nan, ci_low=np.nan, ci_high=np.nan, n_draws=1
+                )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def write_curves_csv(curves: Curves, path: PathLike) -> None:
+    """Write :func:`curves_table` as CSV."""
+    write_csv(curves_table(curves), path)
+
+
+def summarize_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Compare every ranked curve with the random control over k = 1..K.
+
+    Parameters
+    ----------
+    table
+        Concatenated :func:`curves_table` rows, the random control included.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (method, selection, panel): ``baseline`` (k = 0), ``mean`` of the curve
+        over k >= 1, ``random_mean`` (the random control's mean over the same k),
+        ``difference`` (mean - random_mean; negative means the ranking hurts more than
+        chance), ``below_random`` (fraction of k >= 1 where the curve lies below the random
+        mean), and the values at the largest k.
+    """
+    random = table[table["method"] == RANDOM].set_index(["panel", "k"])["value"]
+    rows = []
+    ranked = table[table["method"] != RANDOM]
+    for (method, selection, panel, metric), part in ranked.groupby(
+        ["method", "selection", "panel", "metric"], sort=False
+    ):
+        part = part.sort_values("k")
+        later = part[part["k"] >= 1]
+        ref = np.array([random.get((panel, k), np.nan) for k in later["k"]], dtype=np.float64)
+        values = later["value"].to_numpy(dtype=np.float64)
+        k_max = int(part["k"].max())
+        rows.append(
+            {
+                "method": method,
+                "selection": selection,
+                "panel": panel,
+                "metric": metric,
+                "baseline": float(part.loc[part["k"] == 0, "value"].iloc[0]),
+                "mean": float(np.nanmean(values)) if len(values) else np.nan,
+                "random_mean": float(np.nanmean(ref)) if len(ref) else np.nan,
+                "difference": float(np.nanmean(values - ref)) if len(values) else np.nan,
+                "below_random": float(np.mean(values < ref)) if len(values) else np.nan,
+                "k_max": k_max,
+                "at_k_max": float(part.loc[part["k"] == k_max, "value"].iloc[0]),
+                "random_at_k_max": float(random.get((panel, k_max), np.nan)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_plot_perturbation(
+    *,
+    curve_paths: Sequence[PathLike],
+    random_path: PathLike,
+    output_csv: PathLike,
+    output_summary_csv: PathLike,
+    output_summary_md: PathLike,
+    output_png: PathLike,
+    title: str = "",
+) -> pd.DataFrame:
+    """Job of rule plot_perturbation: all curves of a dataset as one table, a summary and a figure."""
+    from ..plots import plot_perturbation
+
+    all_curves = [read_curves(p) for p in curve_paths]
+    control = read_curves(random_path)
+    if not control.is_random:
+        raise ValueError(f"{random_path}: not a random-control file (no draw axis)")
+    table = pd.concat([curves_table(c) for c in [*all_curves, control]], ignore_index=True)
+    write_csv(table, output_csv)
+    summary = summarize_curves(table)
+    write_csv(summary, output_summary_csv)
+    shown = summary.assign(method=[method_label(m) for m in summary["method"]])
+    header = f"# Perturbation summary{': ' + title if title else ''}\n\n"
+    write_markdown(header + markdown_table(shown), output_summary_md)
+    plot_perturbation(table, output_png, title=title, draws=int(control.values.shape[0]))
+    return summary

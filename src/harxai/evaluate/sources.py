@@ -1,0 +1,243 @@
+"""Reading the explanation files the evaluation stage compares.
+
+Every evaluation compares *methods*: ``shap`` and one ``gradcam-<layer>`` per GradCAM layer
+(the layer is its ``named_modules()`` path, e.g. ``gradcam-main.1.att``). This module turns
+``shap.h5`` and ``gradcam/<layer>.h5`` into per-sample key-point scores and reads the dataset
+facts (layout, class names, task) from the attributes of ``features.h5`` / ``windows.h5``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..io import HDF5ContractError, read_hdf5
+from ..skeletons import SkeletonLayout
+
+METHOD_SHAP = "shap"
+GRADCAM_PREFIX = "gradcam-"
+SELECTIONS = ("most", "least")
+
+PathLike = str | os.PathLike[str]
+
+
+def gradcam_method(layer: str) -> str:
+    """Method name of a GradCAM layer (``gradcam-<layer>``)."""
+    return f"{GRADCAM_PREFIX}{layer}"
+
+
+def method_layer(method: str) -> str | None:
+    """GradCAM layer of a method name, or None for SHAP."""
+    if method == METHOD_SHAP:
+        return None
+    if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
+        return method[len(GRADCAM_PREFIX) :]
+    raise ValueError(f"unknown method {method!r}: expected 'shap' or 'gradcam-<layer>'")
+
+
+def method_label(method: str) -> str:
+    """Short human-readable label of a method for figures and tables."""
+    layer = method_layer(method)
+    return "SHAP" if layer is None else f"GradCAM {layer}"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about a dataset stored as root attributes of features.h5 / windows.h5.
+
+    Attributes
+    ----------
+    layout
+        The skeleton layout (joint names, bones).
+    class_names
+        Names of the classes in label order.
+    task
+        ``multiclass`` or ``binary``.
+    segment
+        ``fixed`` (one sample per sequence) or ``windows`` (overlapping windows); None when
+        the file does not say.
+    """
+
+    layout: SkeletonLayout
+    class_names: tuple[str, ...]
+    task: str
+    segment: str | None = None
+
+
+def read_dataset_info(path: PathLike) -> DatasetInfo:
+    """Read layout, class names, task and segment from the root attributes of an HDF5 file."""
+    p = Path(path)
+    if not p.exists():
+        raise HDF5ContractError(f"{p}: file does not exist")
+    with h5py.File(p, "r") as fh:
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in fh.attrs.items()}
+    for key in ("layout", "class_names", "task"):
+        if key not in attrs:
+            raise HDF5ContractError(f"{p}: missing root attribute {key!r}")
+    layout_spec = json.loads(attrs["layout"])
+    layout = SkeletonLayout.from_dict(layout_spec, name=layout_spec.get("name"))
+    names = tuple(str(c) for c in json.loads(attrs["class_names"]))
+    segment = attrs.get("segment")
+    return DatasetInfo(layout, names, str(attrs["task"]), None if segment is None else str(segment))
+
+
+@dataclass(frozen=True)
+class ExplainSet:
+    """The explained samples (explain_set.h5).
+
+    Attributes
+    ----------
+    inputs
+        Model inputs, shape (sample, group, channel, frame, joint, person).
+    label, target
+        True label and explained output per sample, shape (sample,).
+    recording_id
+        Recording of each sample, shape (sample,).
+    sample_index
+        Row of each sample in features.h5 / windows.h5, shape (sample,).
+    """
+
+    inputs: np.ndarray
+    label: np.ndarray
+    target: np.ndarray
+    recording_id: np.ndarray
+    sample_index: np.ndarray
+
+
+def read_explain_set(path: PathLike, load_inputs: bool = True) -> ExplainSet:
+    """Read explain_set.h5 (the inputs only when ``load_inputs``)."""
+    expected: dict[str, tuple[str, ...]] = {
+        "sample_index": ("sample",),
+        "label": ("sample",),
+        "target": ("sample",),
+        "recording_id": ("sample",),
+    }
+    if load_inputs:
+        expected["inputs"] = ("sample", "group", "channel", "frame", "joint", "person")
+    content = read_hdf5(path, expected, load=list(expected))
+    n = len(content["sample_index"])
+    inputs = content["inputs"] if load_inputs else np.zeros((n, 0, 0, 0, 0, 0), dtype=np.float32)
+    return ExplainSet(
+        inputs=inputs,
+        label=content["label"].astype(np.int64),
+        target=content["target"].astype(np.int64),
+        recording_id=content["recording_id"].astype(str),
+        sample_index=content["sample_index"].astype(np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class KeypointScores:
+    """Per-sample key-point scores of one method.
+
+    Attributes
+    ----------
+    method
+        ``shap`` or ``gradcam-<layer>``.
+    importance
+        Ranking score, shape (sample, joint): higher means more important. SHAP: the signed
+        (or absolute) sum over group, channel and person, mean over frames; GradCAM: the
+        map's mean over frames.
+    counter
+        Score of the "least important" selection, shape (sample, joint): its highest
+        entries are perturbed first. SHAP signed: ``-importance`` (most negative first);
+        SHAP absolute: ``-importance`` (smallest magnitude first); GradCAM: the negated
+        map's mean over frames (the counterfactual explanation).
+    frame_map
+        Per-frame map, shape (sample, frame, joint), at the method's frame resolution.
+    sample_index
+        Row in features.h5 of each sample, shape (sample,).
+    """
+
+    method: str
+    importance: np.ndarray
+    counter: np.ndarray
+    frame_map: np.ndarray
+    sample_index: np.ndarray
+
+
+def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = False) -> KeypointScores:
+    """Read one method's per-sample key-point scores from shap.h5 or gradcam/<layer>.h5.
+
+    Parameters
+    ----------
+    path
+        ``shap.h5`` for ``method == "shap"``, else the layer's ``gradcam/<layer>.h5``.
+    method
+        Method name.
+    shap_absolute
+        Rank SHAP by absolute values (``keypoint_importance_abs``) instead of signed sums.
+    """
+    if method_layer(method) is None:
+        suffix = "_abs" if shap_absolute else ""
+        names = {
+            f"keypoint_importance{suffix}": ("sample", "joint"),
+            f"keypoint_frame{suffix}": ("sample", "frame", "joint"),
+            "sample_index": ("sample",),
+        }
+        content = read_hdf5(path, names, load=list(names))
+        importance = content[f"keypoint_importance{suffix}"].astype(np.float64)
+        return KeypointScores(
+            method,
+            importance,
+            -importance,
+            content[f"keypoint_frame{suffix}"].astype(np.float64),
+            content["sample_index"].astype(np.int64),
+        )
+    names = {
+        "cam": ("sample", "frame", "joint"),
+        "cam_negated": ("sample", "frame", "joint"),
+        "sample_index": ("sample",),
+    }
+    content = read_hdf5(path, names, load=list(names))
+    cam = content["cam"].astype(np.float64)
+    return KeypointScores(
+        method,
+        cam.mean(axis=1),
+        content["cam_negated"].astype(np.float64).mean(axis=1),
+        cam,
+        content["sample_index"].astype(np.int64),
+    )
+
+
+def check_aligned(reference: np.ndarray, other: np.ndarray, what: str, path: PathLike) -> None:
+    """Raise when ``other`` (sample indices of ``path``) differs from the reference order."""
+    if reference.shape != other.shape or not np.array_equal(reference, other):
+        raise HDF5ContractError(
+            f"{path}: its samples ({what}) are not the explained samples of explain_set.h5 in the same order"
+        )
+
+
+def read_all_scores(
+    sources: Mapping[str, PathLike],
+    sample_index: np.ndarray,
+    shap_absolute: bool = False,
+) -> dict[str, KeypointScores]:
+    """Read the scores of several methods and check they cover the same samples in order.
+
+    Parameters
+    ----------
+    sources
+        Method name -> file (shap.h5 or gradcam/<layer>.h5).
+    sample_index
+        The explained samples' rows in features.h5 (from explain_set.h5), shape (sample,).
+    shap_absolute
+        Rank SHAP by absolute values.
+    """
+    out: dict[str, KeypointScores] = {}
+    for method, path in sources.items():
+        scores = read_keypoint_scores(path, method, shap_absolute)
+        check_aligned(sample_index, scores.sample_index, "sample_index", path)
+        out[method] = scores
+    return out
+
+
+def methods_of(layers: Sequence[str]) -> list[str]:
+    """``shap`` followed by the GradCAM methods of ``layers``."""
+    return [METHOD_SHAP, *(gradcam_method(layer) for layer in layers)]

@@ -1,0 +1,12 @@
+"""Figures of the evaluation stage (matplotlib with the Agg canvas, seaborn colour palettes).
+
+Every function draws on its own :class:`matplotlib.figure.Figure` (no pyplot state) and
+writes the file atomically; the format follows the file suffix (PNG or SVG).
+"""
+
+from .perturbation import plot_perturbation
+from .rankings import plot_rankings
+from .skeletons import plot_skeletons
+from .style import save_figure
+
+__all__ = ["plot_perturbation", "plot_rankings", "plot_skeletons", "save_figure"]

@@ -1,0 +1,222 @@
+"""The self-contained HTML report: every table and figure, the model metrics and the config.
+
+Figures are embedded as base64 data URIs and tables as HTML, so ``results/report.html`` can
+be mailed or archived on its own. (The figures and tables are also marked with Snakemake's
+``report()``, so ``snakemake --report`` builds Snakemake's own report as well.)
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .io import read_hdf5, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1, h2, h3 { color: #123; } h2 { border-bottom: 1px solid #bbb; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; }
+th { background: #eef2f6; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
+pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.8em; }
+.caption { color: #555; font-size: 0.9em; max-width: 60em; }
+nav li { margin: .15em 0; }
+"""
+
+CAPTIONS = {
+    "metrics": "Validation metrics of the trained (or loaded) model, as stored in metrics.h5.",
+    "rankings": (
+        "Key-point importance per class: box plots of the per-sample distribution (median, interquartile "
+        "range, whiskers at 1.5 IQR, outliers) per key point and method, key points sorted by the SHAP "
+        "median; each method is scaled by its maximum magnitude within the class. The table lists the "
+        "five highest-ranked key points (by median) per class and method."
+    ),
+    "perturbation": (
+        "Perturbation of the edge-importance matrices E: accuracy (multi-class, per class and overall) or "
+        "ROC AUC (binary, per recording and per window) when each sample's k most or least important key "
+        "points are perturbed, against k random key points (mean and 95 % CI over seeded draws); the "
+        "'confidence' panel is the mean predicted probability of the true class. In the "
+        "summary, 'difference' is the curve's mean minus the random mean over k >= 1 and 'below_random' the "
+        "fraction of k where the curve lies below the random mean."
+    ),
+    "correlation": (
+        "Spearman's rho between each GradCAM layer and the reference layer, per sample on per-joint vectors "
+        "(map normalised to [0, 1], mean over frames), summarised over samples."
+    ),
+    "ground_truth": (
+        "Synthetic data only: precision@k (k = number of planted joints) and ROC AUC of each method's key-point "
+        "ranking against the planted joints, per class."
+    ),
+    "skeletons": (
+        "Importance on the skeleton: marker size and colour give each key point's importance, one row per "
+        "method (SHAP signed, diverging colours; GradCAM non-negative), averaged over the frames or window shown."
+    ),
+    "runtime": (
+        "Runtime: in-process time of the core computation (core_s) and Snakemake benchmark wall time of the "
+        "job (job_s), with the hardware of the machine that summarised them."
+    ),
+}
+
+
+def image_tag(path: PathLike, alt: str) -> str:
+    """An ``<img>`` tag embedding a PNG or SVG file as a base64 data URI."""
+    p = Path(path)
+    mime = {"png": "image/png", "svg": "image/svg+xml"}.get(p.suffix.lstrip(".").lower())
+    if mime is None:
+        raise ValueError(f"{p}: only PNG and SVG figures can be embedded")
+    data = base64.b64encode(p.read_bytes()).decode("ascii")
+    return f'<img src="data:{mime};base64,{data}" alt="{html.escape(alt)}">'
+
+
+def table_html(table: pd.DataFrame, digits: int = 3) -> str:
+    """A DataFrame as an HTML table (values escaped, floats rounded)."""
+    return str(
+        table.to_html(
+            index=False, border=0, na_rep="n/a", float_format=lambda x: f"{x:.{digits}f}", escape=True
+        )
+    )
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to ``a.b.c`` keys; lists of scalars are kept as JSON text."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        return {prefix: json.dumps(value)}
+    return {prefix: value}
+
+
+def metrics_table(metrics_path: PathLike) -> pd.DataFrame:
+    """The ``metrics`` attribute of metrics.h5 as a (metric, value) table."""
+    content = read_hdf5(metrics_path, load=[])
+    flat = flatten(content.json_attr("metrics"))
+    return pd.DataFrame({"metric": list(flat), "value": [_format(v) for v in flat.values()]})
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if np.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def top_rankings(rankings: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Top key points per (group, method) as one row each: ``1``, ``2``... columns hold joint names."""
+    rows = []
+    for (group, method), part in rankings.groupby(["group", "method"], sort=False):
+        names = part.sort_values("rank")["joint_name"].head(top).tolist()
+        rows.append({"group": group, "method": method, **{str(i + 1): n for i, n in enumerate(names)}})
+    return pd.DataFrame(rows)
+
+
+def _section(anchor: str, heading: str, caption: str, body: str, level: int = 3) -> str:
+    return (
+        f'<h{level} id="{anchor}">{html.escape(heading)}</h{level}>\n'
+        f'<p class="caption">{html.escape(caption)}</p>\n{body}\n'
+    )
+
+
+def dataset_section(name: str, files: Mapping[str, PathLike]) -> str:
+    """HTML of one dataset: metrics, rankings, perturbation, correlation, ground truth, skeletons."""
+    a = f"ds-{name}"
+    parts = [f'<h2 id="{a}">Dataset {html.escape(name)}</h2>']
+    parts.append(
+        _section(
+            f"{a}-metrics", "Model metrics", CAPTIONS["metrics"], table_html(metrics_table(files["metrics"]))
+        )
+    )
+    rankings = pd.read_csv(files["rankings_csv"])
+    body = image_tag(files["rankings_png"], f"{name} rankings") + table_html(top_rankings(rankings))
+    parts.append(_section(f"{a}-rankings", "Key-point rankings", CAPTIONS["rankings"], body))
+    summary = pd.read_csv(files["perturbation_summary_csv"])
+    body = image_tag(files["perturbation_png"], f"{name} perturbation") + table_html(summary)
+    parts.append(_section(f"{a}-perturbation", "Perturbation", CAPTIONS["perturbation"], body))
+    corr = pd.read_csv(files["correlation_csv"])
+    parts.append(
+        _section(f"{a}-correlation", "GradCAM layer correlation", CAPTIONS["correlation"], table_html(corr))
+    )
+    if files.get("ground_truth_csv"):
+        gt = pd.read_csv(files["ground_truth_csv"])
+        parts.append(_section(f"{a}-ground-truth", "Ground truth", CAPTIONS["ground_truth"], table_html(gt)))
+    if files.get("skeletons_png"):
+        img = image_tag(files["skeletons_png"], f"{name} skeletons")
+        parts.append(_section(f"{a}-skeletons", "Importance on the skeleton", CAPTIONS["skeletons"], img))
+    return "\n".join(parts)
+
+
+def runtime_section(runtime_csv: PathLike) -> str:
+    """HTML of the runtime table with the hardware it was measured on."""
+    table = pd.read_csv(runtime_csv)
+    hw_cols = [c for c in ("cpu", "cores", "gpu") if c in table.columns]
+    hw = table[hw_cols].iloc[0].to_dict() if len(table) else {}
+    line = ", ".join(f"{k}: {v}" for k, v in hw.items())
+    body = f"<p>Hardware: {html.escape(line)}</p>" + table_html(table.drop(columns=hw_cols), digits=2)
+    return _section("runtime", "Runtime", CAPTIONS["runtime"], body, level=2)
+
+
+def build_report(
+    *,
+    output: PathLike,
+    title: str,
+    config_json: str,
+    datasets: Mapping[str, Mapping[str, PathLike]],
+    runtime_csv: PathLike,
+) -> Path:
+    """Job of rule build_report: write the self-contained HTML report.
+
+    Parameters
+    ----------
+    output
+        results/report.html.
+    title
+        Report title.
+    config_json
+        The workflow config that produced the results, as JSON.
+    datasets
+        Dataset -> files: ``metrics``, ``rankings_csv``, ``rankings_png``, ``perturbation_png``,
+        ``perturbation_summary_csv``, ``correlation_csv`` and optionally ``skeletons_png`` and
+        ``ground_truth_csv``.
+    runtime_csv
+        results/runtime.csv.
+    """
+    config = json.loads(config_json)
+    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    nav = "".join(f'<li><a href="#ds-{html.escape(n)}">Dataset {html.escape(n)}</a></li>' for n in datasets)
+    nav += '<li><a href="#runtime">Runtime</a></li><li><a href="#config">Configuration</a></li>'
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>harxai {html.escape(__version__)}, created {created} (UTC).</p>",
+        f"<nav><ul>{nav}</ul></nav>",
+    ]
+    for name, files in datasets.items():
+        body.append(dataset_section(name, files))
+        log.info("report: dataset %s", name)
+    body.append(runtime_section(runtime_csv))
+    pretty = html.escape(json.dumps(config, indent=2, sort_keys=True), quote=False)
+    body.append(f'<h2 id="config">Configuration</h2>\n<pre>{pretty}</pre>')
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+    write_text_atomic(output, page)
+    return Path(output)

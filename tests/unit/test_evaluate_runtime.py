@@ -1,0 +1,82 @@
+"""Runtime table from Snakemake benchmark files and the explainers' in-process timings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_evaluate_fixtures import LAYERS, make_inputs
+
+from harxai.evaluate.runtime import hardware, read_benchmark, run_summarize_runtime, runtime_overview
+
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def _bench(path: Path, seconds: float, rss: float = 100.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        HEADER + f"{seconds}\t0:00:{int(seconds):02d}\t{rss}\t200\t90\t95\t1.0\t2.0\t50.0\t{seconds / 2}\n"
+    )
+    return path
+
+
+def test_read_benchmark(tmp_path: Path) -> None:
+    b = read_benchmark(_bench(tmp_path / "b.tsv", 3.5, rss=512.25))
+    assert b == {"s": 3.5, "max_rss": 512.25, "cpu_time": 1.75}
+    (tmp_path / "bad.tsv").write_text("x\ty\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv"):
+        read_benchmark(tmp_path / "bad.tsv")
+
+
+def test_summary_of_hand_made_files(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path)
+    bench = tmp_path / "benchmarks"
+    plan = {
+        "toy": {
+            "gradcam": {
+                x: {"h5": str(p), "benchmark": str(_bench(bench / f"{x}.tsv", 2.0 + i))}
+                for i, (x, p) in enumerate(inputs.gradcam.items())
+            },
+            "shap": {"h5": str(inputs.shap), "benchmark": str(_bench(bench / "merge.tsv", 1.0))},
+            "shap_chunks": {
+                f"{c}_0": str(_bench(bench / f"chunk{c}.tsv", 10.0 * (c + 1), rss=300 + c)) for c in range(3)
+            },
+        }
+    }
+    table = run_summarize_runtime(
+        plan=plan, output_csv=tmp_path / "runtime.csv", output_md=tmp_path / "runtime.md"
+    )
+    cam = table[table["stage"] == "gradcam"].set_index("item")
+    assert list(cam.index) == list(LAYERS)
+    assert cam.loc["main.1.att", "core_s"] == pytest.approx(1.5)
+    assert cam.loc["main.1.att", "job_s"] == 3.0
+    total = table[(table["stage"] == "shap") & (table["item"] == "total")].iloc[0]
+    assert total["core_s"] == pytest.approx(12.5)  # shap.h5 elapsed_s
+    assert total["job_s"] == pytest.approx(10 + 20 + 30 + 1)
+    assert total["max_rss_mb"] == 302
+    forward = table[table["stage"] == "forward"].iloc[0]
+    assert forward["core_s"] == pytest.approx(0.1)
+    assert forward["n_samples"] == len(inputs.labels)
+    overview = runtime_overview(table).iloc[0]
+    assert overview["shap_chunk_job_s"] == 20.0
+    assert overview["gradcam_layer_job_s"] == pytest.approx(4.5)
+    assert set(pd.read_csv(tmp_path / "runtime.csv").columns) >= {
+        "cpu",
+        "cores",
+        "gpu",
+        "core_s",
+        "job_s",
+        "device",
+    }
+    assert (cam["device"] == "cpu").all()
+    text = (tmp_path / "runtime.md").read_text()
+    assert "Hardware: CPU" in text
+    assert "## Overview" in text
+
+
+def test_hardware_names_cpu_cores_and_gpu() -> None:
+    hw = hardware()
+    assert set(hw) == {"cpu", "cores", "gpu"}
+    assert int(hw["cores"]) >= 1
+    assert hw["cpu"]

@@ -1,0 +1,16 @@
+"""Adapter of rule summarize_runtime: runtime of the explainers from benchmark files and HDF5 timings."""
+
+from snakemake.iocontainers import Snakemake
+
+from harxai.evaluate.runtime import run_summarize_runtime
+from harxai.logs import run_job
+
+snakemake: Snakemake
+
+run_job(
+    snakemake.log[0],
+    run_summarize_runtime,
+    plan=dict(snakemake.params.plan),
+    output_csv=snakemake.output.csv,
+    output_md=snakemake.output.md,
+)
