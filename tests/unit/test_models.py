@@ -347,3 +347,44 @@ def test_read_checkpoint_errors(tmp_path: Path) -> None:
     torch.save({"state_dict": {}}, tmp_path / "partial.pt")
     with pytest.raises(CheckpointError, match="missing architecture"):
         read_checkpoint(tmp_path / "partial.pt")
+
+
+def _isolate(model: nn.Module, joint: int) -> None:
+    with torch.no_grad():
+        for e in edge_importance_parameters(model).values():
+            e[:, joint, :] = 0.0
+            e[:, :, joint] = 0.0
+
+
+@pytest.mark.parametrize("attention", ["none", "frame"])
+def test_without_graph_residual_an_isolated_joint_no_longer_matters(attention: str) -> None:
+    """Cutting joint v from every E removes its input from the output (default architecture)."""
+    arch = _arch(attention=attention)
+    assert arch["graph_residual"] is False
+    model = build_model(arch).eval()
+    _isolate(model, 7)
+    x = _inputs()
+    changed = [t.clone() for t in x]
+    for t in changed:
+        t[:, :, :, 7] += 5.0 * torch.randn_like(t[:, :, :, 7])
+    with torch.no_grad():
+        torch.testing.assert_close(model(*changed), model(*x), rtol=0, atol=0)
+        other = [t.clone() for t in x]
+        for t in other:
+            t[:, :, :, 3] += 5.0
+        assert (model(*other) - model(*x)).abs().max() > 1e-6
+
+
+def test_with_graph_residual_an_isolated_joint_still_matters() -> None:
+    """EfficientGCN's residual carries the joint's features around A * E."""
+    arch = _arch(attention="none")
+    arch["graph_residual"] = True
+    model = build_model(arch).eval()
+    assert "branches.joint.blocks.0.gcn.residual" in dict(model.named_modules())
+    _isolate(model, 7)
+    x = _inputs()
+    changed = [t.clone() for t in x]
+    for t in changed:
+        t[:, :, :, 7] += 5.0
+    with torch.no_grad():
+        assert (model(*changed) - model(*x)).abs().max() > 1e-6

@@ -90,7 +90,9 @@ class GraphConvBlock(nn.Module):
     As EfficientGCN's ``Spatial_Graph_Layer`` (Song et al., TPAMI 2022): a 1x1 convolution
     to K*C_out channels, the contraction :class:`GraphContraction`, batch normalisation,
     a residual (``nn.Identity`` when the widths agree, else a 1x1 convolution with batch
-    normalisation) and a ReLU.
+    normalisation) and a ReLU. Without ``residual`` (harxai's default) the block is
+    ``act(bn(graph(conv(x))))`` and has no ``residual``/``add`` submodules, so every key
+    point reaches the output only through ``A * E`` and perturbing E can remove it.
 
     Parameters
     ----------
@@ -98,27 +100,36 @@ class GraphConvBlock(nn.Module):
         Channel widths C_in and C_out.
     adjacency
         Shape (partition, joint, joint).
+    residual
+        Whether the block has a residual path around the graph contraction.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, adjacency: torch.Tensor, residual: bool = True
+    ) -> None:
         super().__init__()
         k = int(adjacency.shape[0])
         self.conv = nn.Conv2d(in_channels, k * out_channels, kernel_size=1)
         self.graph = GraphContraction(adjacency)
         self.bn = nn.BatchNorm2d(out_channels)
-        self.residual: nn.Module
-        if in_channels == out_channels:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1), nn.BatchNorm2d(out_channels)
-            )
-        self.add = Add()
+        self.residual: nn.Module | None = None
+        self.add: Add | None = None
+        if residual:
+            self.add = Add()
+            if in_channels == out_channels:
+                self.residual = nn.Identity()
+            else:
+                self.residual = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, kernel_size=1), nn.BatchNorm2d(out_channels)
+                )
         self.act = nn.ReLU(inplace=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (N*M, C_in, T, V) to (N*M, C_out, T, V)."""
-        return self.act(self.add(self.bn(self.graph(self.conv(x))), self.residual(x)))
+        y = self.bn(self.graph(self.conv(x)))
+        if self.residual is not None and self.add is not None:
+            y = self.add(y, self.residual(x))
+        return self.act(y)
 
 
 class TemporalConvBlock(nn.Module):

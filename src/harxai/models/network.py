@@ -44,10 +44,11 @@ class Block(nn.Module):
         adjacency: torch.Tensor,
         attention: str,
         frame_kernel: int,
+        graph_residual: bool = True,
     ) -> None:
         super().__init__()
         out = int(spec["channels"])
-        self.gcn = GraphConvBlock(in_channels, out, adjacency)
+        self.gcn = GraphConvBlock(in_channels, out, adjacency, residual=graph_residual)
         self.tcn = TemporalConvBlock(out, int(spec["temporal_kernel"]), int(spec["stride"]))
         self.att = make_attention(attention, out, adjacency.shape[-1], frame_kernel)
 
@@ -108,6 +109,7 @@ class MultiBranchGCN(nn.Module):
         layout = SkeletonLayout.from_dict(architecture["layout"])
         attention = str(architecture["attention"])
         frame_kernel = int(architecture["frame_attention_kernel"])
+        graph_residual = bool(architecture["graph_residual"])
         self.branches = nn.ModuleDict()
         branch_out = 0
         for group in FEATURE_GROUPS:
@@ -115,7 +117,7 @@ class MultiBranchGCN(nn.Module):
             blocks = nn.Sequential()
             for spec in architecture["branch_blocks"]:
                 adjacency = torch.from_numpy(distance_partitions(layout, int(spec["partitions"])))
-                blocks.append(Block(c_in, spec, adjacency, attention, frame_kernel))
+                blocks.append(Block(c_in, spec, adjacency, attention, frame_kernel, graph_residual))
                 c_in = int(spec["channels"])
             self.branches[group] = InputBranch(int(architecture["in_channels"][group]), blocks)
             branch_out += c_in
@@ -123,7 +125,7 @@ class MultiBranchGCN(nn.Module):
         c_in = branch_out
         for spec in architecture["main_blocks"]:
             adjacency = torch.from_numpy(distance_partitions(layout, int(spec["partitions"])))
-            self.main.append(Block(c_in, spec, adjacency, attention, frame_kernel))
+            self.main.append(Block(c_in, spec, adjacency, attention, frame_kernel, graph_residual))
             c_in = int(spec["channels"])
         self.classifier = Classifier(c_in, int(architecture["num_classes"]), float(architecture["dropout"]))
 

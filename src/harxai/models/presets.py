@@ -26,6 +26,7 @@ ARCHITECTURE_KEYS = (
     "num_classes",
     "layout",
     "attention",
+    "graph_residual",
     "frame_attention_kernel",
     "dropout",
     "branch_blocks",
@@ -92,6 +93,7 @@ def make_architecture(
     in_channels: Mapping[str, int],
     layout: Mapping[str, Any],
     num_classes: int,
+    graph_residual: bool = False,
 ) -> dict[str, Any]:
     """Architecture dict of a preset for one dataset.
 
@@ -109,6 +111,10 @@ def make_architecture(
         ``SkeletonLayout.to_dict()`` of the dataset's layout.
     num_classes
         Number of output classes.
+    graph_residual
+        Give every graph convolution a residual path (EfficientGCN's default). Off by
+        default: a residual carries each key point's features around the contraction with
+        ``A * E``, so perturbing E (evaluation stage) could not cut a key point out.
 
     Returns
     -------
@@ -127,6 +133,7 @@ def make_architecture(
         "num_classes": int(num_classes),
         "layout": dict(layout),
         "attention": attention,
+        "graph_residual": bool(graph_residual),
         "frame_attention_kernel": spec.frame_attention_kernel,
         "dropout": float(dropout),
         "branch_blocks": [asdict(b) for b in spec.branch_blocks],
@@ -149,6 +156,8 @@ def check_architecture(arch: Mapping[str, Any]) -> None:
             problems.append(f"in_channels keys {sorted(arch['in_channels'])}")
         if arch["attention"] not in ATTENTIONS:
             problems.append(f"attention {arch['attention']!r} (expected one of {', '.join(ATTENTIONS)})")
+        if not isinstance(arch["graph_residual"], bool):
+            problems.append(f"graph_residual {arch['graph_residual']!r} (expected true or false)")
         if arch["num_joints"] != len(arch["layout"].get("joints", ())):
             problems.append(f"num_joints {arch['num_joints']} differs from the layout's joints")
         if int(arch["num_classes"]) < 2:

@@ -50,7 +50,7 @@ class TrainSettings:
 
     Attributes
     ----------
-    preset, attention, dropout
+    preset, attention, graph_residual, dropout
         Architecture choices (see :mod:`harxai.models.presets`).
     epochs, batch_size, learning_rate, weight_decay
         SGD (Nesterov momentum ``momentum``) with a linear warm-up over the first
@@ -71,6 +71,7 @@ class TrainSettings:
 
     preset: str = "tiny"
     attention: str = "joint"
+    graph_residual: bool = False
     dropout: float = 0.2
     epochs: int = 30
     batch_size: int = 16
@@ -205,6 +206,7 @@ def declared_architecture(features: FeatureSet, settings: TrainSettings) -> dict
         in_channels=dict.fromkeys(FEATURE_GROUPS, channels),
         layout=features.layout,
         num_classes=len(features.class_names),
+        graph_residual=settings.graph_residual,
     )
 
 
