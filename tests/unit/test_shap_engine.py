@@ -236,3 +236,29 @@ def test_operation_names_and_families() -> None:
     assert classify("add_") == "linear"
     assert classify("sigmoid_") == "inplace"
     assert classify("cumprod") == "unsupported"
+
+
+class _Tf32Probe(nn.Module):
+    """Linear model that records the TF32 flags seen during its forward passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.seen: set[tuple[bool, bool]] = set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.add((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+        return self.lin(x)
+
+
+@pytest.mark.parametrize("backend", ["fast", "deepexplainer"])
+def test_attribution_runs_without_tf32_and_restores_the_flags(backend: str) -> None:
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        model = _Tf32Probe()
+        shap_values(model, torch.randn(2, 3), torch.randn(4, 3), [0, 1], backend=backend)
+        assert model.seen == {(False, False)}
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
