@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# Class names of the synthetic infant set (label 0, label 1); its ground truth uses them too.
+SYNTHETIC_INFANT_CLASS_NAMES = ("negative", "positive")
+
 KINDS = ("ntu", "keypoints_csv", "kinetics_json", "synthetic_ntu", "synthetic_infant")
 SYNTHETIC_KINDS = ("synthetic_ntu", "synthetic_infant")
 
@@ -75,6 +78,8 @@ def resolve_dataset(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     if manifest is None and kind in ("keypoints_csv", "synthetic_infant", "synthetic_ntu"):
         manifest = str(path / "manifest.csv")
     out["manifest"] = manifest
+    if kind == "synthetic_infant" and not spec.get("class_names"):
+        out["class_names"] = list(SYNTHETIC_INFANT_CLASS_NAMES)
     if kind not in SYNTHETIC_KINDS:
         out.pop("synthetic", None)
     return out

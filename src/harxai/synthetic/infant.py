@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import SYNTHETIC_INFANT_CLASS_NAMES
 from ..skeletons import IN_MOTION_2022
 from .design import ClassDesign
 from .motion import (
@@ -30,7 +31,7 @@ from .params import SyntheticParams
 
 log = logging.getLogger(__name__)
 
-INFANT_CLASS_NAMES = ["negative", "positive"]
+INFANT_CLASS_NAMES = list(SYNTHETIC_INFANT_CLASS_NAMES)
 TRUNK_PX = 150.0
 """Trunk length (thorax to pelvis) in pixels at scale 1."""
 IMAGE_CENTRE_PX = (960.0, 540.0)
