@@ -278,12 +278,14 @@ def test_csv_string_labels_manifest_split(tmp_path: Path) -> None:
 def test_csv_integer_labels_and_class_subset(tmp_path: Path) -> None:
     rows = [{"recording_id": f"r{k}", "label": k % 3, "group": f"g{k}"} for k in range(6)]
     _write_infant(tmp_path / "raw", rows, ("recording_id", "label", "group"))
-    spec = make_spec("synthetic_infant", tmp_path / "raw")
+    spec = make_spec("keypoints_csv", tmp_path / "raw", fps=25.0)
     content = _ingest(spec, tmp_path / "all.h5")
     assert content.json_attr("class_names") == ["label_0", "label_1", "label_2"]
     assert content.attrs["task"] == "multiclass"
     np.testing.assert_array_equal(content["label"], [0, 1, 2, 0, 1, 2])
-    subset = make_spec("synthetic_infant", tmp_path / "raw", classes=[2, 0], class_names=["zero", "two"])
+    subset = make_spec(
+        "keypoints_csv", tmp_path / "raw", fps=25.0, classes=[2, 0], class_names=["zero", "two"]
+    )
     content = _ingest(subset, tmp_path / "subset.h5")
     assert content["recording_id"].tolist() == ["r0", "r2", "r3", "r5"]
     np.testing.assert_array_equal(content["label"], [0, 1, 0, 1])

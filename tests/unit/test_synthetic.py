@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from malformed import layout_param, make_spec
 from scipy.stats import kruskal
 
 import harxai.synthetic.ntu as synthetic_ntu
+from harxai.io import read_hdf5
+from harxai.io.ingest import ingest_dataset
 from harxai.skeletons import IN_MOTION_2022, NTU25
 from harxai.synthetic import (
     SyntheticParams,
@@ -416,6 +419,13 @@ def test_infant_manifest_and_splits(infant_dir: Path) -> None:
     assert [c["name"] for c in gt["classes"]] == ["negative", "positive"]
     assert not set(gt["classes"][0]["joint_indices"]) & set(gt["classes"][1]["joint_indices"])
     assert all(c["bone_children"] == [] for c in gt["classes"])
+
+
+def test_infant_set_ingests_with_its_ground_truth_class_names(infant_dir: Path, tmp_path: Path) -> None:
+    spec = make_spec("synthetic_infant", infant_dir)
+    ingest_dataset(spec, layout_param(spec), str(tmp_path / "sequences.h5"))
+    names = read_hdf5(tmp_path / "sequences.h5").json_attr("class_names")
+    assert names == [c["name"] for c in truth(infant_dir)["classes"]] == ["negative", "positive"]
 
 
 def test_infant_csv_format(infant_dir: Path) -> None:
