@@ -135,7 +135,7 @@ def make_inputs(
             "label": Array(labels, ("sample",)),
         },
         config={},
-        attrs={"elapsed_s": 12.5},
+        attrs={"elapsed_s": 12.5, "chunk_elapsed_s": {"0_0": 3.0, "1_0": 4.0, "2_0": 5.5}, "device": "cpu"},
     )
     gradcam = {}
     for j, layer in enumerate(LAYERS):

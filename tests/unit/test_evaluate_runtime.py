@@ -51,6 +51,10 @@ def test_summary_of_hand_made_files(tmp_path: Path) -> None:
     assert list(cam.index) == list(LAYERS)
     assert cam.loc["main.1.att", "core_s"] == pytest.approx(1.5)
     assert cam.loc["main.1.att", "job_s"] == 3.0
+    chunks = table[(table["stage"] == "shap") & table["item"].str.startswith("chunk")].set_index("item")
+    assert chunks["core_s"].to_dict() == {"chunk 0_0": 3.0, "chunk 1_0": 4.0, "chunk 2_0": 5.5}
+    assert chunks["job_s"].to_dict() == {"chunk 0_0": 10.0, "chunk 1_0": 20.0, "chunk 2_0": 30.0}
+    assert set(chunks["device"]) == {"cpu"}
     total = table[(table["stage"] == "shap") & (table["item"] == "total")].iloc[0]
     assert total["core_s"] == pytest.approx(12.5)  # shap.h5 elapsed_s
     assert total["job_s"] == pytest.approx(10 + 20 + 30 + 1)

@@ -213,8 +213,13 @@ def test_merge_equals_whole_background_with_exact_engine(
     use_model(monkeypatch, model)
     monkeypatch.setattr(jobs, "_shap_engine", lambda: exact_linear_shap)
     out = files["dir"] / "shap.h5"
-    jobs.merge_shap_chunks(files["explain"], run_chunks(files, parts=2), out)
+    chunk_files = run_chunks(files, parts=2)
+    jobs.merge_shap_chunks(files["explain"], chunk_files, out)
     c = read_hdf5(out, expected={"values": FEATURE_DIMS, "keypoint_frame": ("sample", "frame", "joint")})
+    per_chunk = {f"{k // 2}_{k % 2}": read_hdf5(f).attrs["elapsed_s"] for k, f in enumerate(chunk_files)}
+    assert c.json_attr("chunk_elapsed_s") == pytest.approx(per_chunk)
+    assert c.attrs["elapsed_s"] == pytest.approx(sum(per_chunk.values()))
+    assert c.attrs["device"] == "cpu"
     inputs = read_hdf5(files["explain"])["inputs"]
     background = read_hdf5(files["background"])["background"]
     target = np.asarray([0, 2, 1, 1, 0])

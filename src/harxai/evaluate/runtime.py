@@ -11,6 +11,7 @@ that ran the jobs (on a cluster, jobs may have run elsewhere).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -117,7 +118,11 @@ def _shap_rows(dataset: str, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     attrs, n = _attrs(plan["shap"]["h5"])
     device = attrs.get("device", "")
     chunks = {name: read_benchmark(tsv) for name, tsv in plan["shap_chunks"].items()}
-    rows = [_row((dataset, "shap", f"chunk {name}"), np.nan, b, n, device) for name, b in chunks.items()]
+    core = json.loads(attrs.get("chunk_elapsed_s", "{}"))
+    rows = [
+        _row((dataset, "shap", f"chunk {name}"), float(core.get(name, np.nan)), b, n, device)
+        for name, b in chunks.items()
+    ]
     merge = read_benchmark(plan["shap"]["benchmark"])
     rows.append(_row((dataset, "shap", "merge"), np.nan, merge, n, device))
     jobs = [*chunks.values(), merge]

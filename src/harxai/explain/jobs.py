@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -348,6 +348,8 @@ class _MergeState:
     sizes: dict[int, int]  # chunk -> background rows
     elapsed: float = 0.0
     chunk_error: float = 0.0
+    chunk_elapsed: dict[str, float] = field(default_factory=dict)  # "<chunk>_<part>" -> seconds
+    devices: set[str] = field(default_factory=set)
 
 
 def _read_chunk_file(path: PathLike) -> Any:
@@ -375,6 +377,8 @@ def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
         )
     np.add.at(state.coverage.setdefault(chunk, np.zeros(n, np.int64)), pos, 1)
     state.elapsed += float(c.attrs["elapsed_s"])
+    state.chunk_elapsed[f"{chunk}_{int(c.attrs['part'])}"] = float(c.attrs["elapsed_s"])
+    state.devices.add(str(c.attrs.get("device", "")))
     state.chunk_error = max(state.chunk_error, float(c.attrs["completeness_error"]))
     if size == 0:
         return
@@ -428,8 +432,9 @@ def merge_shap_chunks(
         ``backend``, ``background_size`` (total rows), ``num_chunks``, ``parts``, ``elapsed_s``
         (sum over chunk files), ``completeness_error`` (recomputed on the merged values:
         ``max |sum(values) - (output - expected_value)|`` relative to ``max |output -
-        expected_value|``, the definition of ``ShapResult``) and ``completeness_error_chunks``
-        (max of the chunk files').
+        expected_value|``, the definition of ``ShapResult``), ``completeness_error_chunks``
+        (max of the chunk files'), ``chunk_elapsed_s`` (JSON ``{"<chunk>_<part>": seconds}``;
+        the chunk files are temporary) and ``device`` (the chunk jobs' devices).
     """
     if not chunk_paths:
         raise ValueError("merge_shap: no chunk files")
@@ -471,6 +476,8 @@ def merge_shap_chunks(
         "elapsed_s": state.elapsed,
         "completeness_error": error,
         "completeness_error_chunks": state.chunk_error,
+        "chunk_elapsed_s": state.chunk_elapsed,
+        "device": ",".join(sorted(state.devices)),
     }
     config = {"backend": str(backend), "num_chunks": len(state.sizes), "parts": parts}
     sources = [str(explain_set_path), *map(str, chunk_paths)]
