@@ -376,8 +376,9 @@ def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
             f"{path}: chunk {chunk} has {size} background rows, another part of it has {state.sizes[chunk]}"
         )
     np.add.at(state.coverage.setdefault(chunk, np.zeros(n, np.int64)), pos, 1)
-    state.elapsed += float(c.attrs["elapsed_s"])
-    state.chunk_elapsed[f"{chunk}_{int(c.attrs['part'])}"] = float(c.attrs["elapsed_s"])
+    elapsed = float(c.attrs["elapsed_s"])
+    state.elapsed += elapsed
+    state.chunk_elapsed[f"{chunk}_{int(c.attrs['part'])}"] = elapsed
     state.devices.add(str(c.attrs.get("device", "")))
     state.chunk_error = max(state.chunk_error, float(c.attrs["completeness_error"]))
     if size == 0:
