@@ -243,6 +243,13 @@ class DeepLiftMode(TorchFunctionMode):
     def _tiled(self, ref: Tensor, like: Tensor, name: str) -> Tensor:
         return tile_to(ref, like.shape, self.samples, self._what(name))
 
+    def _recorded(self, call: _Call, *operands: Tensor) -> Record | None:
+        """Reference pass: record clones of ``operands``, return None; paired pass: their record."""
+        if self.phase == "record":
+            self.records.append(Record(call.name, tuple(t.detach().clone() for t in operands)))
+            return None
+        return self._next(call.name)
+
     # ------------------------------------------------------------------ simple families
     def _linear(self, call: _Call) -> Any:
         return call.run()
@@ -312,10 +319,9 @@ class DeepLiftMode(TorchFunctionMode):
 
     def _binary_extremum(self, call: _Call) -> Any:
         a, b = call.tensor(0), call.tensor(1)
-        if self.phase == "record":
-            self.records.append(Record(call.name, (a.detach().clone(), b.detach().clone())))
+        rec = self._recorded(call, a, b)
+        if rec is None:
             return call.run()
-        rec = self._next(call.name)
         ar, br = self._tiled(rec.refs[0], a, call.name), self._tiled(rec.refs[1], b, call.name)
         return comp.binary_extremum(call.name, a, ar, b, br, self._what(call.name))
 
@@ -326,10 +332,9 @@ class DeepLiftMode(TorchFunctionMode):
         if len(call.live) > 2:
             raise self._error(call.name, f"{len(call.live)} input-dependent operands (at most 2 supported)")
         a, b = call.tensor(0), call.tensor(1)
-        if self.phase == "record":
-            self.records.append(Record(call.name, (a.detach().clone(), b.detach().clone())))
+        rec = self._recorded(call, a, b)
+        if rec is None:
             return call.run()
-        rec = self._next(call.name)
         ar, br = self._tiled(rec.refs[0], a, call.name), self._tiled(rec.refs[1], b, call.name)
         abar, bbar = (a.detach() + ar) / 2, (b.detach() + br) / 2
         fn = call.substituted()
@@ -364,11 +369,9 @@ class DeepLiftMode(TorchFunctionMode):
         num, den = (args[1], args[0]) if call.name == "rdiv" else (args[0], args[1])
         if not _is_live(den):
             return call.run()
-        if self.phase == "record":
-            refs = tuple(t.detach().clone() for t in (num, den) if _is_live(t))
-            self.records.append(Record(call.name, refs))
+        rec = self._recorded(call, *(t for t in (num, den) if _is_live(t)))
+        if rec is None:
             return call.run()
-        rec = self._next(call.name)
         what = self._what(call.name)
         if _is_live(num):
             num_r = self._tiled(rec.refs[0], num, call.name)
@@ -394,10 +397,9 @@ class DeepLiftMode(TorchFunctionMode):
             if len(dims) != 1:
                 raise self._error(call.name, "over several dims")
             dims = dims[0]
-        if self.phase == "record":
-            self.records.append(Record(call.name, (x.detach().clone(),)))
+        rec = self._recorded(call, x)
+        if rec is None:
             return call.run()
-        rec = self._next(call.name)
         z, zr = x, self._tiled(rec.refs[0], x, call.name)
         if p.get("dtype") is not None:
             z, zr = z.to(p["dtype"]), zr.to(p["dtype"])
@@ -408,10 +410,9 @@ class DeepLiftMode(TorchFunctionMode):
         p = call.params(())
         if call.name == "instance_norm" and not p.get("use_input_stats", True):
             return call.run()
-        if self.phase == "record":
-            self.records.append(Record(call.name, (x.detach().clone(),)))
+        rec = self._recorded(call, x)
+        if rec is None:
             return call.run()
-        rec = self._next(call.name)
         xr = self._tiled(rec.refs[0], x, call.name)
         return comp.normalisation(call.name, x, xr, p, self._what(call.name))
 
