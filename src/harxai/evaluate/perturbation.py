@@ -46,6 +46,7 @@ from ..io import Array, write_hdf5
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
     SELECTIONS,
+    ExplainSet,
     PathLike,
     check_aligned,
     read_dataset_info,
@@ -405,9 +406,8 @@ def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, di
     return model, edge_importance_parameters(model)
 
 
-def _evaluation_set(features_path: PathLike, explain_set_path: PathLike) -> EvaluationSet:
+def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
     info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path)
     return EvaluationSet(
         inputs=explain.inputs,
         label=explain.label,
@@ -479,14 +479,10 @@ def run_perturbation(
         raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
     torch.set_num_threads(threads)
     perturbation = PerturbationSpec(**spec)
-    data = _evaluation_set(features_path, explain_set_path)
+    explain = read_explain_set(explain_set_path)
+    data = _evaluation_set(features_path, explain)
     scores = read_keypoint_scores(importance_path, method, shap_absolute)
-    check_aligned(
-        read_explain_set(explain_set_path, False).sample_index,
-        scores.sample_index,
-        "sample_index",
-        importance_path,
-    )
+    check_aligned(explain.sample_index, scores.sample_index, "sample_index", importance_path)
     model, params = load_checkpoint(model_path, device)
     log.info(
         "perturbing %d E matrices (%s) for %s / %s on %d samples",
@@ -525,7 +521,7 @@ def run_random_perturbation(
 
     torch.set_num_threads(threads)
     perturbation = PerturbationSpec(**spec)
-    data = _evaluation_set(features_path, explain_set_path)
+    data = _evaluation_set(features_path, read_explain_set(explain_set_path))
     model, params = load_checkpoint(model_path, device)
     log.info(
         "random perturbation: %d draws, %d E matrices (%s), %d samples",
