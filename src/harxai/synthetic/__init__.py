@@ -6,14 +6,13 @@ CSV tables (the real raw formats, read by :mod:`harxai.io.readers`) plus
 """
 
 from .design import ClassDesign, candidate_joints, design_classes
-from .generate import atomic_directory, class_designs, generate_synthetic
+from .generate import class_designs, generate_synthetic
 from .params import SyntheticParams, SyntheticParamsError
 
 __all__ = [
     "ClassDesign",
     "SyntheticParams",
     "SyntheticParamsError",
-    "atomic_directory",
     "candidate_joints",
     "class_designs",
     "design_classes",

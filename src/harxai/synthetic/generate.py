@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
+from ..io import atomic_directory
 from ..skeletons import get_layout
 from .design import ClassDesign, design_classes
 from .infant import INFANT_CLASS_NAMES, write_infant_dataset
@@ -85,34 +82,3 @@ def class_designs(settings: SyntheticParams) -> tuple[ClassDesign, ...]:
         names = [f"A{k + 1:03d}" for k in range(settings.num_classes)]
         return design_classes(layout, names, settings.planted_joints, 3, rng)
     return design_classes(layout, INFANT_CLASS_NAMES, settings.planted_joints, 2, rng)
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling folder; rename it onto ``target`` on success.
-
-    An existing ``target`` is replaced. On any exception the temporary folder is removed
-    and ``target`` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        tmp.chmod(0o777 & ~_umask())
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
-            target.replace(old / "content")
-            tmp.replace(target)
-            shutil.rmtree(old)
-        else:
-            tmp.replace(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
