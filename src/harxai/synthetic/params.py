@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-SYNTHETIC_LAYOUTS = {"synthetic_ntu": "ntu25", "synthetic_infant": "in-motion-2022"}
+from ..config import DEFAULT_LAYOUT, SYNTHETIC_KINDS
+
+SYNTHETIC_LAYOUTS = {kind: DEFAULT_LAYOUT[kind] for kind in SYNTHETIC_KINDS}
 """The layout each synthetic kind generates (the raw formats fix the key points)."""
 
 
