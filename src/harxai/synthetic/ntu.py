@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.readers.ntu import motion_energy
 from ..skeletons import NTU25
 from .design import ClassDesign
 from .motion import NTU_TEMPLATE_M, IdleMotion, idle_motion, missing_frames, planted_motion, rotation_about
@@ -79,12 +80,17 @@ def ntu_files_per_class(params: SyntheticParams) -> int:
     return 3 * max(1, round(params.samples_per_class * params.scale / 3))
 
 
+def ntu_performer(index: int) -> int:
+    """Performer of file ``index`` of a class (one performance is filmed by three cameras)."""
+    return PERFORMER_ORDER[(index // 3) % len(PERFORMER_ORDER)]
+
+
 def ntu_stem(label: int, index: int) -> str:
     """Name of file ``index`` of a class: cameras cycle 1, 2, 3 within one performance."""
     camera = index % 3 + 1
     perf = index // 3
     n = len(PERFORMER_ORDER)
-    performer = PERFORMER_ORDER[perf % n]
+    performer = ntu_performer(index)
     replication = (perf // n) % 2 + 1
     setup = perf // (2 * n) + 1
     return f"S{setup:03d}C{camera:03d}P{performer:03d}R{replication:03d}A{label + 1:03d}"
@@ -150,15 +156,11 @@ def _bystander(
     offset = np.array([side, 0.0, rng.uniform(-0.3, 0.5)])
     scale = actor_scale * rng.uniform(0.8, 0.9)
     body = _place_body(rng, motion, scale, params.noise, offset)
-    while _activity(body) >= 0.98 * _activity(actor):  # the reader keeps the most active first
+    limit = 0.98 * motion_energy(actor)
+    while motion_energy(body) >= limit:  # the reader keeps the most active first
         scale *= 0.9
         body = _place_body(rng, motion, scale, params.noise, offset)
     return body
-
-
-def _activity(body: np.ndarray) -> float:
-    """Summed per-coordinate std over frames and joints (the NTU readers' motion energy)."""
-    return float(body.std(axis=(0, 1)).sum())
 
 
 def format_ntu_skeleton(sample: NTUSample, orientations: np.ndarray) -> bytes:
@@ -243,11 +245,9 @@ def write_ntu_dataset(out: Path, params: SyntheticParams, designs: tuple[ClassDe
     total = per_class * len(designs)
     for design in designs:
         for i in range(per_class):
-            stem = ntu_stem(design.label, i)
-            performer = int(stem[9:12])
-            sample = simulate_ntu_sample(design, i, params, scales[performer], idle)
-            (out / f"{stem}.skeleton").write_bytes(format_ntu_skeleton(sample, orientations))
-            rows.append(f"{stem},{sample.fps:g}")
+            sample = simulate_ntu_sample(design, i, params, scales[ntu_performer(i)], idle)
+            (out / f"{sample.stem}.skeleton").write_bytes(format_ntu_skeleton(sample, orientations))
+            rows.append(f"{sample.stem},{sample.fps:g}")
             if len(rows) % 20 == 0 or len(rows) == total:
                 log.info("wrote %d/%d .skeleton files", len(rows), total)
     (out / "manifest.csv").write_text("recording_id,fps\n" + "\n".join(sorted(rows)) + "\n", encoding="ascii")

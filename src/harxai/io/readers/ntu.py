@@ -95,6 +95,14 @@ def parse_ntu_name(name: str) -> NTUName | None:
     return NTUName(*(int(g) for g in match.groups()))
 
 
+def motion_energy(xyz: np.ndarray) -> float:
+    """Activity of a body: the per-coordinate std over frames and joints, summed over x, y, z.
+
+    ``xyz`` is (frame, joint, channel). The readers keep the most active bodies first.
+    """
+    return float(xyz.std(axis=(0, 1)).sum())
+
+
 @dataclass(frozen=True, eq=False)
 class NTUBody:
     """One tracked body of an NTU file.
@@ -115,11 +123,11 @@ class NTUBody:
 
     @property
     def motion_energy(self) -> float:
-        """Summed per-coordinate std over the body's non-zero frames (see module docstring)."""
+        """:func:`motion_energy` over the body's non-zero frames (see module docstring)."""
         nonzero = self.xyz.reshape(len(self.frames), -1).any(axis=1)
         if not nonzero.any():
             return 0.0
-        return float(self.xyz[nonzero].std(axis=(0, 1)).sum())
+        return motion_energy(self.xyz[nonzero])
 
 
 @dataclass(frozen=True, eq=False)
