@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..explain.jobs import read_explain_set
 from .sources import (
     METHOD_SHAP,
     PathLike,
@@ -35,7 +36,6 @@ from .sources import (
     method_layer,
     read_all_scores,
     read_dataset_info,
-    read_explain_set,
 )
 from .tables import markdown_table, write_csv, write_markdown
 
@@ -196,7 +196,7 @@ def run_score_ground_truth(
 ) -> pd.DataFrame:
     """Job of rule score_ground_truth: the ground-truth table of SHAP (signed and absolute) and every layer."""
     info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, load_inputs=False)
+    explain = read_explain_set(explain_set_path, with_inputs=False)
     truth = read_ground_truth(ground_truth_path, info.class_names, info.layout.num_joints)
     signed = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=False)
     absolute = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=True)

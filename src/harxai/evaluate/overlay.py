@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from ..explain.jobs import read_explain_set
 from ..io import HDF5ContractError
 from .sources import (
     METHOD_SHAP,
@@ -28,7 +29,6 @@ from .sources import (
     method_label,
     read_all_scores,
     read_dataset_info,
-    read_explain_set,
 )
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def run_draw_skeletons(
     from ..plots import plot_skeletons
 
     info = read_dataset_info(windows_path)
-    explain = read_explain_set(explain_set_path, load_inputs=False)
+    explain = read_explain_set(explain_set_path, with_inputs=False)
     data, starts = read_window_rows(windows_path, explain.sample_index)
     sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
     sources.update({gradcam_method(x): p for x, p in gradcam_paths.items()})

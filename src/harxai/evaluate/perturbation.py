@@ -42,15 +42,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..explain.jobs import ExplainSet, read_explain_set
 from ..io import Array, write_hdf5
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
     SELECTIONS,
-    ExplainSet,
     PathLike,
     check_aligned,
     read_dataset_info,
-    read_explain_set,
     read_keypoint_scores,
 )
 
@@ -408,6 +407,8 @@ def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, di
 
 def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
     info = read_dataset_info(features_path)
+    if explain.inputs is None:
+        raise ValueError("the evaluation set needs the explain set's inputs")
     return EvaluationSet(
         inputs=explain.inputs,
         label=explain.label,

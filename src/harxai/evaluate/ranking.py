@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..explain.jobs import read_explain_set
 from ..io import atomic_path
 from .sources import (
     METHOD_SHAP,
@@ -25,7 +26,6 @@ from .sources import (
     method_layer,
     read_all_scores,
     read_dataset_info,
-    read_explain_set,
 )
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def run_rank_keypoints(
     from ..plots import plot_rankings
 
     info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, load_inputs=False)
+    explain = read_explain_set(explain_set_path, with_inputs=False)
     sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
     sources.update({gradcam_method(layer): path for layer, path in gradcam_paths.items()})
     scores = read_all_scores(sources, explain.sample_index, shap_absolute)

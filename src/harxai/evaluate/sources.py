@@ -88,51 +88,6 @@ def read_dataset_info(path: PathLike) -> DatasetInfo:
 
 
 @dataclass(frozen=True)
-class ExplainSet:
-    """The explained samples (explain_set.h5).
-
-    Attributes
-    ----------
-    inputs
-        Model inputs, shape (sample, group, channel, frame, joint, person).
-    label, target
-        True label and explained output per sample, shape (sample,).
-    recording_id
-        Recording of each sample, shape (sample,).
-    sample_index
-        Row of each sample in features.h5 / windows.h5, shape (sample,).
-    """
-
-    inputs: np.ndarray
-    label: np.ndarray
-    target: np.ndarray
-    recording_id: np.ndarray
-    sample_index: np.ndarray
-
-
-def read_explain_set(path: PathLike, load_inputs: bool = True) -> ExplainSet:
-    """Read explain_set.h5 (the inputs only when ``load_inputs``)."""
-    expected: dict[str, tuple[str, ...]] = {
-        "sample_index": ("sample",),
-        "label": ("sample",),
-        "target": ("sample",),
-        "recording_id": ("sample",),
-    }
-    if load_inputs:
-        expected["inputs"] = ("sample", "group", "channel", "frame", "joint", "person")
-    content = read_hdf5(path, expected, load=list(expected))
-    n = len(content["sample_index"])
-    inputs = content["inputs"] if load_inputs else np.zeros((n, 0, 0, 0, 0, 0), dtype=np.float32)
-    return ExplainSet(
-        inputs=inputs,
-        label=content["label"].astype(np.int64),
-        target=content["target"].astype(np.int64),
-        recording_id=content["recording_id"].astype(str),
-        sample_index=content["sample_index"].astype(np.int64),
-    )
-
-
-@dataclass(frozen=True)
 class KeypointScores:
     """Per-sample key-point scores of one method.
 
