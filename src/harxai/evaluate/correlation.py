@@ -147,7 +147,7 @@ def correlate_layers(maps: Mapping[str, np.ndarray], reference: str) -> pd.DataF
         if layer != reference
     ]
     for name, members in branch_sums([x for x in maps if x != reference]).items():
-        summed = np.sum([normalize_maps(maps[m]).mean(axis=1) for m in members], axis=0)
+        summed = np.sum([profiles[m] for m in members], axis=0)
         rows.append(_summary(name, "branch sum", members, spearman_per_sample(summed, ref)))
     return pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
 
@@ -192,7 +192,8 @@ def run_correlate_layers(
     maps: dict[str, np.ndarray] = {}
     order: np.ndarray | None = None
     for layer, path in gradcam_paths.items():
-        content = read_hdf5(path, {"cam": ("sample", "frame", "joint"), "sample_index": ("sample",)})
+        expected = {"cam": ("sample", "frame", "joint"), "sample_index": ("sample",)}
+        content = read_hdf5(path, expected, load=list(expected))
         if order is None:
             order = content["sample_index"]
         check_aligned(order, content["sample_index"], "sample_index", path)

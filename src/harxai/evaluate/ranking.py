@@ -18,15 +18,16 @@ import numpy as np
 import pandas as pd
 
 from ..explain.jobs import read_explain_set
-from ..io import atomic_path
 from .sources import (
     METHOD_SHAP,
     PathLike,
     gradcam_method,
     method_layer,
+    methods_of,
     read_all_scores,
     read_dataset_info,
 )
+from .tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,7 @@ def run_rank_keypoints(
     scores = read_all_scores(sources, explain.sample_index, shap_absolute)
     importance = {m: s.importance for m, s in scores.items()}
     table = rank_keypoints(importance, explain.label, info.class_names, info.layout.joints)
-    with atomic_path(output_csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(table, output_csv)
     log.info(
         "ranked %d key points for %d methods on %d samples",
         info.layout.num_joints,
@@ -150,7 +150,7 @@ def run_rank_keypoints(
         raise ValueError(
             f"evaluate.figure_layers: {missing} are not among the GradCAM layers {list(gradcam_paths)}"
         )
-    shown = {m: importance[m] for m in [METHOD_SHAP, *(gradcam_method(x) for x in figure_layers)]}
+    shown = {m: importance[m] for m in methods_of(figure_layers)}
     plot_rankings(
         shown,
         explain.label,
