@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import Array
+from .shapley import completeness_error as completeness_of_inputs
 
 VALUE_AXES = ("sample", "group", "channel", "frame", "joint", "person")
 _GROUP, _CHANNEL, _FRAME, _JOINT, _PERSON = 1, 2, 3, 4, 5
@@ -73,12 +74,7 @@ def completeness_error(values: np.ndarray, output: np.ndarray, expected_value: n
     output, expected_value
         (sample,): the explained logit f(x) and the background expectation.
     """
-    v = _check(values)
-    if v.shape[0] == 0:
-        return 0.0
-    total = v.reshape(v.shape[0], -1).sum(axis=1)
-    gap = np.asarray(output, np.float64) - np.asarray(expected_value, np.float64)
-    return float(np.max(np.abs(total - gap)) / max(float(np.max(np.abs(gap))), 1e-6))
+    return completeness_of_inputs([_check(values)], output, expected_value)
 
 
 def shap_reductions(values: np.ndarray) -> dict[str, Array]:
