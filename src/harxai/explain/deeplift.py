@@ -59,7 +59,6 @@ from .deeplift_dedup import DEDUP_OPS, AffineFn, DedupFn, dedup_plan
 from .deeplift_rules import (
     ELEMENTWISE_PRODUCT,
     FORBIDDEN,
-    BilinearFn,
     MaxFn,
     MaxSelection,
     RescaleFn,
@@ -71,6 +70,7 @@ from .deeplift_rules import (
     op_name,
     pool_selection,
     reduction_selection,
+    shapley_product,
     signature_of,
     tile_to,
 )
@@ -336,9 +336,7 @@ class DeepLiftMode(TorchFunctionMode):
         if rec is None:
             return call.run()
         ar, br = self._tiled(rec.refs[0], a, call.name), self._tiled(rec.refs[1], b, call.name)
-        abar, bbar = (a.detach() + ar) / 2, (b.detach() + br) / 2
-        fn = call.substituted()
-        return BilinearFn.apply(a, b, abar, bbar, fn, call.name in ELEMENTWISE_PRODUCT)
+        return shapley_product(call.substituted(), a, ar, b, br, call.name in ELEMENTWISE_PRODUCT)
 
     def _linear_layer(self, call: _Call) -> Any:
         """Convolution, linear or einsum with constant weights: forward on distinct rows only."""

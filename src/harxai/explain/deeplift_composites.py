@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .deeplift_rules import BilinearFn, RescaleFn, UnsupportedOperationError, local_derivative
+from .deeplift_rules import RescaleFn, UnsupportedOperationError, local_derivative, shapley_product
 
 Pair = tuple[Tensor, Tensor]
 
@@ -43,9 +43,7 @@ def product_dual(
     """``(fn(a, b), fn(ar, br))`` with the Shapley product rule when both operands are live."""
     yr = fn(ar, br)
     if a.requires_grad and b.requires_grad:
-        abar = (a.detach() + ar) / 2
-        bbar = (b.detach() + br) / 2
-        return BilinearFn.apply(a, b, abar, bbar, fn, elementwise), yr
+        return shapley_product(fn, a, ar, b, br, elementwise), yr
     return fn(a, b), yr
 
 

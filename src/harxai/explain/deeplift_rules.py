@@ -601,6 +601,19 @@ class BilinearFn(torch.autograd.Function):
         return ga, gb, None, None, None, None
 
 
+def shapley_product(
+    fn: Callable[[Tensor, Tensor], Tensor], a: Tensor, ar: Tensor, b: Tensor, br: Tensor, elementwise: bool
+) -> Tensor:
+    """``fn(a, b)`` for two live operands with the exact Shapley product rule against ``(ar, br)``.
+
+    ``fn`` is affine in each operand; its backward takes the VJPs at the midpoints
+    ``(a + ar) / 2`` and ``(b + br) / 2`` (:class:`BilinearFn`).
+    """
+    abar, bbar = (a.detach() + ar) / 2, (b.detach() + br) / 2
+    out: Tensor = BilinearFn.apply(a, b, abar, bbar, fn, elementwise)
+    return out
+
+
 class MaxSelection:
     """How one max operation selects: ``select(t) -> (values, indices)`` with indices into planes.
 
