@@ -262,3 +262,24 @@ def test_attribution_runs_without_tf32_and_restores_the_flags(backend: str) -> N
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class _MinOf(nn.Module):
+    """Linear map followed by a min over features, written with min (``negated``: as -max(-x))."""
+
+    def __init__(self, negated: bool) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.lin, self.negated = nn.Linear(4, 6), negated
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(x).view(-1, 2, 3)
+        return -(-h).amax(dim=2) if self.negated else torch.min(h, dim=2).values
+
+
+def test_min_reduction_equals_negated_max_and_is_complete() -> None:
+    x, b = torch.randn(5, 4), torch.randn(7, 4)
+    direct = shap_values(_MinOf(False), x, b, [0, 1, 0, 1, 1])
+    negated = shap_values(_MinOf(True), x, b, [0, 1, 0, 1, 1])
+    np.testing.assert_allclose(direct.values[0], negated.values[0], rtol=1e-5, atol=1e-6)
+    assert direct.completeness_error < 1e-5

@@ -70,6 +70,7 @@ from .deeplift_rules import (
     op_name,
     pool_selection,
     reduction_selection,
+    repeat_along,
     shapley_product,
     signature_of,
     tile_to,
@@ -423,23 +424,18 @@ class DeepLiftMode(TorchFunctionMode):
             return self._rescale(call) if len(call.live) == 1 else self._binary_extremum(call)
         x = self._single_live_input(call)
         sel, out_dim, negate, as_tuple = self._max_selection(call, x)
-        sign = -1.0 if negate else 1.0
         if self.phase == "record":
-            r = sign * x.detach()
+            r = -x.detach() if negate else x.detach()
             yr, ir = sel.select(r)
             self.records.append(Record(name, (r.clone(),), {"y": yr, "i": ir}))
             return call.run()
         rec = self._next(name)
-        what = self._what(name)
-        d = batch_dim((sign * x).shape, rec.refs[0].shape, self.samples, what)
-        yr, ir = rec.extra["y"], rec.extra["i"]
+        d = batch_dim(x.shape, rec.refs[0].shape, self.samples, self._what(name))
+        r, yr, ir = rec.refs[0], rec.extra["y"], rec.extra["i"]
         if d is not None:
-            od = out_dim(d)
-            reps = [1] * yr.dim()
-            reps[od] = self.samples
-            yr, ir = yr.repeat(*reps), ir.repeat(*reps)
-        r = self._tiled(rec.refs[0], x, name)
-        y, idx = MaxFn.apply(sign * x, sel, r, yr, ir)
+            r = repeat_along(r, d, self.samples)
+            yr, ir = repeat_along(yr, out_dim(d), self.samples), repeat_along(ir, out_dim(d), self.samples)
+        y, idx = MaxFn.apply(-x if negate else x, sel, r, yr, ir)
         if negate:
             y = -y
         if as_tuple == "return_types":

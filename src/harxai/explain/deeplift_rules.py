@@ -487,11 +487,14 @@ def batch_dim(pair_shape: Sequence[int], ref_shape: Sequence[int], samples: int,
 def tile_to(ref: Tensor, shape: Sequence[int], samples: int, what: str) -> Tensor:
     """Repeat a reference tensor along its batch dimension to the pair tensor's ``shape``."""
     d = batch_dim(shape, ref.shape, samples, what)
-    if d is None:
-        return ref
-    reps = [1] * ref.dim()
+    return ref if d is None else repeat_along(ref, d, samples)
+
+
+def repeat_along(t: Tensor, d: int, samples: int) -> Tensor:
+    """``t`` repeated ``samples`` times (as a block) along dimension ``d``."""
+    reps = [1] * t.dim()
     reps[d] = samples
-    return ref.repeat(*reps)
+    return t.repeat(*reps)
 
 
 def _split(t: Tensor, d: int, samples: int) -> Tensor:
