@@ -132,7 +132,7 @@ class _Call:
     ) -> None:
         self.func, self.name, self.args, self.kwargs = func, name, args, kwargs
         self.leaves, self.spec = tree_flatten((args, kwargs))
-        self.live = [i for i, v in enumerate(self.leaves) if isinstance(v, Tensor) and v.requires_grad]
+        self.live = [i for i, v in enumerate(self.leaves) if _is_live(v)]
 
     def run(self) -> Any:
         return self.func(*self.args, **self.kwargs)
@@ -147,16 +147,16 @@ class _Call:
 
     def substituted(self) -> Callable[..., Any]:
         """The call as a function of its live tensors (in order), never in place."""
-        func, args, kwargs = self.func, self.args, self.kwargs
+        func = self.func
+        leaves, spec, positions = list(self.leaves), self.spec, self.live
         sig = signature_of(func)
         if sig is not None and "inplace" in sig.parameters:
-            bound = sig.bind(*args, **kwargs)
+            bound = sig.bind(*self.args, **self.kwargs)
             bound.arguments["inplace"] = False
-            args, kwargs = bound.args, bound.kwargs
-        leaves, spec = tree_flatten((args, kwargs))
-        positions = [i for i, v in enumerate(leaves) if isinstance(v, Tensor) and v.requires_grad]
-        if len(positions) != len(self.live):
-            raise RuntimeError(f"fast SHAP engine: cannot re-bind the arguments of '{self.name}'")
+            leaves, spec = tree_flatten((bound.args, bound.kwargs))
+            positions = [i for i, v in enumerate(leaves) if _is_live(v)]
+            if len(positions) != len(self.live):
+                raise RuntimeError(f"fast SHAP engine: cannot re-bind the arguments of '{self.name}'")
         for p in positions:
             leaves[p] = None
 
