@@ -21,7 +21,7 @@ layer; the classifier is a linear layer after the pooling instead of a 1x1x1 con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -110,23 +110,27 @@ class MultiBranchGCN(nn.Module):
         attention = str(architecture["attention"])
         frame_kernel = int(architecture["frame_attention_kernel"])
         graph_residual = bool(architecture["graph_residual"])
+        partitions = {
+            int(spec["partitions"]) for spec in (*architecture["branch_blocks"], *architecture["main_blocks"])
+        }
+        adjacency = {k: torch.from_numpy(distance_partitions(layout, k)) for k in partitions}
+
+        def stack(c_in: int, specs: Sequence[Mapping[str, Any]]) -> tuple[nn.Sequential, int]:
+            blocks = nn.Sequential()
+            for spec in specs:
+                a = adjacency[int(spec["partitions"])]
+                blocks.append(Block(c_in, spec, a, attention, frame_kernel, graph_residual))
+                c_in = int(spec["channels"])
+            return blocks, c_in
+
         self.branches = nn.ModuleDict()
         branch_out = 0
         for group in FEATURE_GROUPS:
-            c_in = int(architecture["in_channels"][group])
-            blocks = nn.Sequential()
-            for spec in architecture["branch_blocks"]:
-                adjacency = torch.from_numpy(distance_partitions(layout, int(spec["partitions"])))
-                blocks.append(Block(c_in, spec, adjacency, attention, frame_kernel, graph_residual))
-                c_in = int(spec["channels"])
-            self.branches[group] = InputBranch(int(architecture["in_channels"][group]), blocks)
-            branch_out += c_in
-        self.main = nn.Sequential()
-        c_in = branch_out
-        for spec in architecture["main_blocks"]:
-            adjacency = torch.from_numpy(distance_partitions(layout, int(spec["partitions"])))
-            self.main.append(Block(c_in, spec, adjacency, attention, frame_kernel, graph_residual))
-            c_in = int(spec["channels"])
+            c_group = int(architecture["in_channels"][group])
+            blocks, c_out = stack(c_group, architecture["branch_blocks"])
+            self.branches[group] = InputBranch(c_group, blocks)
+            branch_out += c_out
+        self.main, c_in = stack(branch_out, architecture["main_blocks"])
         self.classifier = Classifier(c_in, int(architecture["num_classes"]), float(architecture["dropout"]))
 
     def forward(
