@@ -158,7 +158,8 @@ class EdgePerturbation:
         self.spec = spec
         self._originals: dict[str, torch.Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
-        self._sets: list[tuple[int, ...]] = []
+        self._samples = 0
+        self._groups: dict[tuple[int, ...], list[int]] = {}
 
     def __enter__(self) -> Self:
         self._originals = {name: p.detach().clone() for name, p in self.params.items()}
@@ -181,17 +182,18 @@ class EdgePerturbation:
 
     def set_samples(self, joint_sets: Sequence[Sequence[int]]) -> None:
         """Key-point set of each sample of the next forward pass (in batch order)."""
-        self._sets = [tuple(sorted(int(j) for j in s)) for s in joint_sets]
+        self._samples = len(joint_sets)
+        self._groups = {k: v for k, v in _groups(joint_sets).items() if k}  # the empty set changes nothing
 
     def _hook(self, name: str) -> Callable[[nn.Module, tuple[Any, ...], torch.Tensor], torch.Tensor | None]:
         def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-            groups = {k: v for k, v in _groups(self._sets).items() if k}
+            groups = self._groups
             if not groups:
                 return None
             x = args[0]
-            persons, rest = divmod(x.shape[0], len(self._sets))
+            persons, rest = divmod(x.shape[0], self._samples)
             if rest:
-                raise RuntimeError(f"{name}: {x.shape[0]} rows do not split into {len(self._sets)} samples")
+                raise RuntimeError(f"{name}: {x.shape[0]} rows do not split into {self._samples} samples")
             out = output.clone()
             param = self.params[name]
             try:
