@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
+from ..io import read_hdf5
 from .sources import PathLike
 from .tables import markdown_table, write_csv, write_markdown
 
@@ -74,10 +74,9 @@ def hardware() -> dict[str, str]:
 
 
 def _attrs(path: PathLike) -> tuple[dict[str, Any], int]:
-    with h5py.File(path, "r") as fh:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in fh.attrs.items()}
-        n = int(fh["sample_index"].shape[0]) if "sample_index" in fh else -1
-    return attrs, n
+    content = read_hdf5(path, load=["sample_index"])
+    n = len(content["sample_index"]) if "sample_index" in content else -1
+    return dict(content.attrs), n
 
 
 def _row(

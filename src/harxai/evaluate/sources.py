@@ -8,13 +8,10 @@ facts (layout, class names, task) from the attributes of ``features.h5`` / ``win
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
@@ -72,17 +69,13 @@ class DatasetInfo:
 
 def read_dataset_info(path: PathLike) -> DatasetInfo:
     """Read layout, class names, task and segment from the root attributes of an HDF5 file."""
-    p = Path(path)
-    if not p.exists():
-        raise HDF5ContractError(f"{p}: file does not exist")
-    with h5py.File(p, "r") as fh:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in fh.attrs.items()}
+    content = read_hdf5(path, load=())
+    attrs = content.attrs
     for key in ("layout", "class_names", "task"):
         if key not in attrs:
-            raise HDF5ContractError(f"{p}: missing root attribute {key!r}")
-    layout_spec = json.loads(attrs["layout"])
-    layout = SkeletonLayout.from_dict(layout_spec, name=layout_spec.get("name"))
-    names = tuple(str(c) for c in json.loads(attrs["class_names"]))
+            raise HDF5ContractError(f"{content.path}: missing root attribute {key!r}")
+    layout = SkeletonLayout.from_dict(content.json_attr("layout"))
+    names = tuple(str(c) for c in content.json_attr("class_names"))
     segment = attrs.get("segment")
     return DatasetInfo(layout, names, str(attrs["task"]), None if segment is None else str(segment))
 
