@@ -30,6 +30,7 @@ from scipy import stats
 from ..explain.jobs import read_explain_set
 from .sources import (
     METHOD_SHAP,
+    METHOD_SHAP_ABS,
     PathLike,
     gradcam_method,
     method_label,
@@ -144,7 +145,7 @@ def score_ground_truth(
             rows.append(
                 {
                     "method": method,
-                    "layer": method_layer(method.removesuffix("_abs")) or "",
+                    "layer": method_layer(method) or "",
                     "class": class_names[int(label)],
                     "planted": ";".join(joint_names[j] for j in planted),
                     "k": len(planted),
@@ -160,10 +161,7 @@ def score_ground_truth(
 
 def ground_truth_markdown(table: pd.DataFrame, title: str = "") -> str:
     """Markdown table: one row per method, one column per class, cells ``P@k / AUC``."""
-    labels = {
-        m: method_label(m.removesuffix("_abs")) + (" (absolute)" if m.endswith("_abs") else "")
-        for m in table["method"]
-    }
+    labels = {m: method_label(m) for m in table["method"]}
     cells = table.assign(
         method=[labels[m] for m in table["method"]],
         cell=[f"{p:.2f} / {a:.2f}" for p, a in zip(table["precision_at_k"], table["auc"], strict=True)],
@@ -203,7 +201,7 @@ def run_score_ground_truth(
     cams = read_all_scores({gradcam_method(x): p for x, p in gradcam_paths.items()}, explain.sample_index)
     importance = {
         METHOD_SHAP: signed[METHOD_SHAP].importance,
-        f"{METHOD_SHAP}_abs": absolute[METHOD_SHAP].importance,
+        METHOD_SHAP_ABS: absolute[METHOD_SHAP].importance,
     }
     importance.update({m: s.importance for m, s in cams.items()})
     table = score_ground_truth(importance, explain.label, truth, info.class_names, info.layout.joints)

@@ -18,6 +18,7 @@ from ..io import HDF5ContractError, read_hdf5
 from ..skeletons import SkeletonLayout
 
 METHOD_SHAP = "shap"
+METHOD_SHAP_ABS = "shap_abs"  # SHAP ranked by absolute values (ground-truth table)
 GRADCAM_PREFIX = "gradcam-"
 SELECTIONS = ("most", "least")
 
@@ -30,8 +31,8 @@ def gradcam_method(layer: str) -> str:
 
 
 def method_layer(method: str) -> str | None:
-    """GradCAM layer of a method name, or None for SHAP."""
-    if method == METHOD_SHAP:
+    """GradCAM layer of a method name, or None for SHAP (signed or absolute)."""
+    if method in (METHOD_SHAP, METHOD_SHAP_ABS):
         return None
     if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
         return method[len(GRADCAM_PREFIX) :]
@@ -40,6 +41,8 @@ def method_layer(method: str) -> str | None:
 
 def method_label(method: str) -> str:
     """Short human-readable label of a method for figures and tables."""
+    if method == METHOD_SHAP_ABS:
+        return "SHAP (absolute)"
     layer = method_layer(method)
     return "SHAP" if layer is None else f"GradCAM {layer}"
 
