@@ -39,12 +39,15 @@ class RecordingScores:
         Shape (recording,).
     windows
         Number of windows per recording, shape (recording,).
+    window_recording
+        Recording (index into ``recording_id``) of each input window, shape (sample,).
     """
 
     recording_id: np.ndarray
     probability: np.ndarray
     label: np.ndarray
     windows: np.ndarray
+    window_recording: np.ndarray
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
@@ -143,8 +146,8 @@ def aggregate_recordings(
     med = np.empty(unique.size)
     lab = np.empty(unique.size, dtype=np.int64)
     count = np.bincount(inverse, minlength=unique.size)
-    for r in range(unique.size):
-        rows = inverse == r
+    members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(count)[:-1])
+    for r, rows in enumerate(members):
         values = np.unique(labels[rows])
         if values.size != 1:
             raise ValueError(
@@ -152,7 +155,9 @@ def aggregate_recordings(
             )
         med[r] = np.median(probability[rows])
         lab[r] = values[0]
-    return RecordingScores(recording_id=unique, probability=med, label=lab, windows=count)
+    return RecordingScores(
+        recording_id=unique, probability=med, label=lab, windows=count, window_recording=inverse
+    )
 
 
 def evaluate_predictions(
@@ -183,7 +188,7 @@ def evaluate_predictions(
         raise ValueError(f"binary task needs 2 output classes, got {logits.shape[1]}")
     prob = probabilities(logits)[:, POSITIVE]
     rec = aggregate_recordings(prob, labels, recording_ids)
-    weights = 1.0 / (rec.windows[np.searchsorted(rec.recording_id, np.asarray(recording_ids).astype(str))])
+    weights = 1.0 / rec.windows[rec.window_recording]
     window = binary_metrics(prob, labels, threshold)
     weighted = binary_metrics(prob, labels, threshold, sample_weight=weights / rec.recording_id.size)
     recording = binary_metrics(rec.probability, rec.label, threshold)
