@@ -25,6 +25,8 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+DATA_RULES = frozenset({"generate_synthetic", "ingest_dataset", "preprocess_sequences", "compute_features"})
+MODEL_RULES = frozenset({"train_model", "load_model"})
 MINI_CONFIG = REPO / "tests" / "workflow" / "configs" / "mini.yaml"
 FULL_RUN_TIMEOUT = 2400  # seconds; the mini run takes a few minutes on 2 idle cores
 RESULTS_COMPARED = ("*.h5", "*.pt")  # final and intermediate outputs compared array by array

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mini_run import Job, MiniRun, copy_run, downstream, edit_config, planned_jobs
+from mini_run import DATA_RULES, MODEL_RULES, Job, MiniRun, copy_run, downstream, edit_config, planned_jobs
 
 pytestmark = pytest.mark.e2e
 
-DATA_RULES = {"generate_synthetic", "ingest_dataset", "preprocess_sequences", "compute_features"}
-MODEL_RULES = {"train_model", "load_model"}
+UPSTREAM = frozenset({*DATA_RULES, *MODEL_RULES, "select_explain_set"})
+SHAP_RULES = frozenset({"select_background", "shap_chunk", "merge_shap"})
 
 
 def _add_layer(config: dict) -> None:
@@ -62,29 +62,25 @@ SCENARIOS = {
         lambda w: edit_config(w, _add_layer),
         lambda j: j.rule == "gradcam_layer" and "layer=branches.joint.blocks.1.att" in j.wildcards,
         "Missing output files",
-        frozenset(
-            {*DATA_RULES, *MODEL_RULES, "select_explain_set", "select_background", "shap_chunk", "merge_shap"}
-        ),
+        UPSTREAM | SHAP_RULES,
     ),
     "change_gradcam_layer": Scenario(
         lambda w: edit_config(w, _change_layer),
         lambda j: j.rule == "gradcam_layer" and "layer=branches.bone.blocks.1.tcn.conv" in j.wildcards,
         "Missing output files",
-        frozenset(
-            {*DATA_RULES, *MODEL_RULES, "select_explain_set", "select_background", "shap_chunk", "merge_shap"}
-        ),
+        UPSTREAM | SHAP_RULES,
     ),
     "shap_background_size": Scenario(
         lambda w: edit_config(w, _set("shap", "background_size", 12)),
         lambda j: j.rule == "select_background",
         "Params have changed",
-        frozenset({*DATA_RULES, *MODEL_RULES, "select_explain_set", "gradcam_layer"}),
+        UPSTREAM | {"gradcam_layer"},
     ),
     "shap_chunk_size": Scenario(
         lambda w: edit_config(w, _set("shap", "background_chunk_size", 8)),
         lambda j: j.rule == "select_background",
         "Params have changed",
-        frozenset({*DATA_RULES, *MODEL_RULES, "select_explain_set", "gradcam_layer"}),
+        UPSTREAM | {"gradcam_layer"},
     ),
     "preprocess_median_window": Scenario(
         lambda w: edit_config(w, _set("preprocess", "median_window", 5)),

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, run_snakemake
-from mini_run import MiniRun, parse_jobs, planned_jobs, prepare_workdir, result_differences
+from mini_run import DATA_RULES, MiniRun, parse_jobs, planned_jobs, prepare_workdir, result_differences
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, ensure_installed
 
 SBATCH_LOG = Path(os.environ.get("HARXAI_SBATCH_LOG", "/tmp/harxai-slurm-sbatch.log"))
@@ -36,7 +36,6 @@ TEST_OVERRIDES = {
     "slurm-init-seconds-before-status-checks": 5,
     "slurm-keep-successful-logs": True,  # job stdout/stderr under .snakemake/slurm_logs for diagnosis
 }
-DATA_RULES = {"generate_synthetic", "ingest_dataset", "preprocess_sequences", "compute_features"}
 GPU_RULES = {"train_model", "shap_chunk", "gradcam_layer"}  # at least these request GPUs
 CPU_FALLBACK_LOG = "using cpu (job was given 1 GPU(s) but CUDA is not available)"
 
