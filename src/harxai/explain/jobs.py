@@ -346,7 +346,6 @@ class _MergeState:
     output: np.ndarray  # float64 (sample,), NaN until seen
     coverage: dict[int, np.ndarray]  # chunk -> times each sample was explained
     sizes: dict[int, int]  # chunk -> background rows
-    elapsed: float = 0.0
     chunk_error: float = 0.0
     chunk_elapsed: dict[str, float] = field(default_factory=dict)  # "<chunk>_<part>" -> seconds
     devices: set[str] = field(default_factory=set)
@@ -376,9 +375,7 @@ def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
             f"{path}: chunk {chunk} has {size} background rows, another part of it has {state.sizes[chunk]}"
         )
     np.add.at(state.coverage.setdefault(chunk, np.zeros(n, np.int64)), pos, 1)
-    elapsed = float(c.attrs["elapsed_s"])
-    state.elapsed += elapsed
-    state.chunk_elapsed[f"{chunk}_{int(c.attrs['part'])}"] = elapsed
+    state.chunk_elapsed[f"{chunk}_{int(c.attrs['part'])}"] = float(c.attrs["elapsed_s"])
     state.devices.add(str(c.attrs.get("device", "")))
     state.chunk_error = max(state.chunk_error, float(c.attrs["completeness_error"]))
     if size == 0:
@@ -474,7 +471,7 @@ def merge_shap_chunks(
         "background_size": total,
         "num_chunks": len(state.sizes),
         "parts": parts,
-        "elapsed_s": state.elapsed,
+        "elapsed_s": sum(state.chunk_elapsed.values()),
         "completeness_error": error,
         "completeness_error_chunks": state.chunk_error,
         "chunk_elapsed_s": state.chunk_elapsed,
