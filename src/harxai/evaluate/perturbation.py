@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..explain.jobs import ExplainSet, read_explain_set
+from ..explain.jobs import ExplainSet, load_job_model, read_explain_set
 from ..io import Array, write_hdf5
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
@@ -401,9 +401,9 @@ def random_curves(
 
 def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, dict[str, nn.Parameter]]:
     """Load a model.pt (eval mode) on ``device`` and its edge-importance parameters."""
-    from ..models import edge_importance_parameters, load_model
+    from ..models import edge_importance_parameters
 
-    model = load_model(path).to(device).eval()
+    model = load_job_model(path, device)
     return model, edge_importance_parameters(model)
 
 
