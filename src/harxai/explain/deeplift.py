@@ -93,6 +93,7 @@ class Record:
     refs: tuple[Tensor, ...]
     extra: dict[str, Tensor] = field(default_factory=dict)
     shape: tuple[int, ...] = ()
+    where: str = ""
 
 
 class _ModuleTracker:
@@ -183,13 +184,20 @@ class DeepLiftMode(TorchFunctionMode):
     samples
         Number of samples s of the paired batch (rows ``s * background``).
     tracker
-        Module tracker for error messages.
+        Module tracker for error messages (reference pass). The paired pass runs without one
+        (its global module hooks cost about a fifth of the pass) and names the module each
+        record was made in.
     chunk
         Background rows per sample in the paired batch (1 in the reference pass).
     """
 
     def __init__(
-        self, phase: str, records: list[Record], samples: int, tracker: _ModuleTracker, chunk: int = 1
+        self,
+        phase: str,
+        records: list[Record],
+        samples: int,
+        tracker: _ModuleTracker | None,
+        chunk: int = 1,
     ) -> None:
         super().__init__()
         self.phase, self.records, self.samples, self.tracker = phase, records, samples, tracker
@@ -207,35 +215,50 @@ class DeepLiftMode(TorchFunctionMode):
         kwargs = kwargs or {}
         if not _any_live(args, kwargs):
             return func(*args, **kwargs)
-        name = op_name(func)
-        family = classify(name)
+        name, family = _family(func)
         if family == "passive":
             return func(*args, **kwargs)
         if not torch.is_grad_enabled():
             raise self._error(name, "runs under torch.no_grad() or inside a custom autograd.Function")
+        if family == "linear":
+            return func(*args, **kwargs)
         call = _Call(func, name, args, kwargs)
         if not call.live:
             return call.run()
         handler: Callable[[_Call], Any] = getattr(self, f"_{family}")
         return handler(call)
 
+    def _where(self) -> str:
+        """The running module (reference pass), or the module of the record in use (paired pass)."""
+        if self.tracker is not None:
+            return self.tracker.where()
+        if self.cursor:
+            return self.records[self.cursor - 1].where
+        return "the model's top level"
+
     def _error(self, name: str, why: str = "") -> UnsupportedOperationError:
         reason = f" ({why})" if why else ""
         return UnsupportedOperationError(
-            f"fast SHAP engine: operation '{name}' on an input-dependent tensor in {self.tracker.where()} "
+            f"fast SHAP engine: operation '{name}' on an input-dependent tensor in {self._where()} "
             f"has no exact DeepLIFT rule{reason}. Rewrite it with supported operations "
             "(see harxai.explain.deeplift_rules) or use backend='deepexplainer'."
         )
 
     def _what(self, name: str) -> str:
-        return f"'{name}' in {self.tracker.where()}"
+        return f"'{name}' in {self._where()}"
+
+    def _record(self, rec: Record) -> None:
+        """Reference pass: append ``rec``, stamped with the running module."""
+        rec.where = self._where()
+        self.records.append(rec)
 
     def _next(self, name: str) -> Record:
         if self.cursor >= len(self.records) or self.records[self.cursor].name != name:
             expected = self.records[self.cursor].name if self.cursor < len(self.records) else "nothing"
+            after = f" after {self._where()}" if self.cursor else ""
             raise RuntimeError(
-                f"fast SHAP engine: the paired pass called '{name}' in {self.tracker.where()} where the "
-                f"reference pass called {expected}; the model's control flow depends on its batch"
+                f"fast SHAP engine: the paired pass called '{name}'{after} where the reference pass "
+                f"called {expected}; the model's control flow depends on its batch"
             )
         rec = self.records[self.cursor]
         self.cursor += 1
@@ -247,7 +270,7 @@ class DeepLiftMode(TorchFunctionMode):
     def _recorded(self, call: _Call, *operands: Tensor) -> Record | None:
         """Reference pass: record clones of ``operands``, return None; paired pass: their record."""
         if self.phase == "record":
-            self.records.append(Record(call.name, tuple(t.detach().clone() for t in operands)))
+            self._record(Record(call.name, tuple(t.detach().clone() for t in operands)))
             return None
         return self._next(call.name)
 
@@ -305,7 +328,7 @@ class DeepLiftMode(TorchFunctionMode):
             y = f(x)
             r = x.detach()
             r = r.expand(y.shape).clone() if r.shape != y.shape else r.clone()
-            self.records.append(Record(call.name, (r,), {"y": y.detach().clone()}))
+            self._record(Record(call.name, (r,), {"y": y.detach().clone()}))
             return y
         rec = self._next(call.name)
 
@@ -343,7 +366,7 @@ class DeepLiftMode(TorchFunctionMode):
         """Convolution, linear or einsum with constant weights: forward on distinct rows only."""
         x = call.tensor(0)
         if self.phase == "record":
-            self.records.append(Record(call.name, (), shape=tuple(x.shape)))
+            self._record(Record(call.name, (), shape=tuple(x.shape)))
             return call.run()
         rec = self._next(call.name)
         plan = dedup_plan(call.name, call.func, call.args, call.kwargs, x)
@@ -427,7 +450,7 @@ class DeepLiftMode(TorchFunctionMode):
         if self.phase == "record":
             r = -x.detach() if negate else x.detach()
             yr, ir = sel.select(r)
-            self.records.append(Record(name, (r.clone(),), {"y": yr, "i": ir}))
+            self._record(Record(name, (r.clone(),), {"y": yr, "i": ir}))
             return call.run()
         rec = self._next(name)
         d = batch_dim(x.shape, rec.refs[0].shape, self.samples, self._what(name))
@@ -475,6 +498,22 @@ class DeepLiftMode(TorchFunctionMode):
 
         as_tuple = "return_types" if name in ("max", "min") else "values"
         return sel, red_dim, name in ("min", "amin"), as_tuple
+
+
+_FAMILIES: dict[Any, tuple[str, str]] = {}
+
+
+def _family(func: Callable[..., Any]) -> tuple[str, str]:
+    """``(op_name(func), classify(name))``, cached per function object."""
+    try:
+        return _FAMILIES[func]
+    except KeyError:
+        name = op_name(func)
+        _FAMILIES[func] = found = (name, classify(name))
+        return found
+    except TypeError:  # unhashable callable
+        name = op_name(func)
+        return name, classify(name)
 
 
 def _is_live(v: Any) -> bool:
@@ -539,14 +578,13 @@ def paired_multipliers(
     chunk: int,
     target: Tensor,
     records: list[Record],
-    tracker: _ModuleTracker,
 ) -> list[Tensor]:
     """Multipliers d logit[target] / d input of the ``len(samples[0]) * chunk`` (sample, background) pairs."""
     s = samples[0].shape[0]
     paired = [x.repeat_interleave(chunk, dim=0).requires_grad_(True) for x in samples]
-    mode = DeepLiftMode("pair", records, s, tracker, chunk)
+    mode = DeepLiftMode("pair", records, s, None, chunk)
     with torch.enable_grad():
-        with tracker.active(), mode:
+        with mode:
             out = model(*paired)
         if mode.cursor != len(records):
             raise RuntimeError(
@@ -603,7 +641,7 @@ def deeplift_shap(
             records = reference_pass(model, bg, tracker)
             for i0 in range(0, n, per_batch):
                 xs = [x[i0 : i0 + per_batch].detach() for x in inputs]
-                grads = paired_multipliers(model, xs, bc, target[i0 : i0 + per_batch], records, tracker)
+                grads = paired_multipliers(model, xs, bc, target[i0 : i0 + per_batch], records)
                 for k, (x, b, g) in enumerate(zip(xs, bg, grads, strict=True)):
                     s = x.shape[0]
                     g = g.view(s, bc, *x.shape[1:])
