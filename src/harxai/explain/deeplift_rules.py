@@ -524,7 +524,13 @@ def rescale_multiplier(
 
     ``x`` is broadcast to ``y``'s shape; ``r``/``fr`` have the reference (background) shape
     and are broadcast over the ``samples`` copies. ``derivative()`` returns ``f'(r)`` (shape of
-    ``fr``) and is only called when some ``|x - r| < TINY_DELTA`` (or the difference is not finite).
+    ``fr``) and is only called when some ``|x - r| < TINY_DELTA`` (or the difference is not
+    finite); there the multiplier is ``f'(r)``.
+
+    The selection is arithmetic with a 0/1 float mask (``okf * dy / (dx + 1 - okf) +
+    (1 - okf) * f'(r)``, equal to the selection wherever it is finite): on CPU, comparisons
+    to bool and ``torch.where`` cost several times a float operation. Non-finite results take
+    the selection with ``torch.where``.
     """
     xe = x.expand(y.shape) if x.shape != y.shape else x
     d = batch_dim(y.shape, fr.shape, samples, what)
@@ -533,11 +539,17 @@ def rescale_multiplier(
     else:
         xs, ys, rs, frs = _split(xe, d, samples), _split(y, d, samples), r.unsqueeze(d), fr.unsqueeze(d)
     dx = xs - rs
-    m = (ys - frs).div_(dx)
-    ok = dx.abs_() >= TINY_DELTA  # False where tiny or not finite (NaN)
-    if not bool(ok.all()):
-        dfr = derivative()
-        m = torch.where(ok, m, dfr if d is None else dfr.unsqueeze(d))
+    dy = ys - frs
+    size = dx.abs()
+    if size.numel() == 0 or bool(size.amin() >= TINY_DELTA):  # NaN compares False
+        return dy.div_(dx).reshape(y.shape)
+    dfr = derivative()
+    dfr = dfr if d is None else dfr.unsqueeze(d)
+    okf = torch.ge(size, TINY_DELTA, out=size)  # 1.0 / 0.0 (NaN: 0.0)
+    nf = 1.0 - okf
+    m = dy.div_(dx.add_(nf)).mul_(okf).addcmul_(dfr, nf)
+    if not math.isfinite(float(m.sum())):
+        m = torch.where(okf.bool(), (ys - frs).div_(xs - rs), dfr)
     return m.reshape(y.shape)
 
 
