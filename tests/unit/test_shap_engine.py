@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from harxai.explain import ShapResult, UnsupportedOperationError, shap_values
-from harxai.explain.deeplift_rules import classify, op_name
+from harxai.explain.deeplift_dedup import _pointwise_conv_vjp
+from harxai.explain.deeplift_rules import TINY_DELTA, classify, op_name, rescale_multiplier
 
 
 class _Lambda(nn.Module):
@@ -283,3 +284,111 @@ def test_min_reduction_equals_negated_max_and_is_complete() -> None:
     negated = shap_values(_MinOf(True), x, b, [0, 1, 0, 1, 1])
     np.testing.assert_allclose(direct.values[0], negated.values[0], rtol=1e-5, atol=1e-6)
     assert direct.completeness_error < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("conv", "shape", "stride"),
+    [
+        (F.conv1d, (3, 4, 9), (1,)),
+        (F.conv1d, (3, 4, 9), (2,)),
+        (F.conv2d, (3, 4, 7, 5), (1, 1)),
+        (F.conv2d, (3, 4, 7, 5), (2, 1)),
+        (F.conv2d, (3, 4, 8, 6), (3, 2)),
+        (F.conv3d, (2, 4, 5, 4, 3), (2, 1, 2)),
+    ],
+)
+def test_pointwise_convolution_vjp_equals_convolution_backward(conv, shape, stride) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(4)
+    k = len(shape) - 2
+    weight = torch.randn(6, shape[1], *([1] * k))
+    x = torch.randn(shape, requires_grad=True)
+    y = conv(x, weight, None, stride)
+    g = torch.randn_like(y)
+    (expected,) = torch.autograd.grad(y, x, g)
+    got = _pointwise_conv_vjp(weight, list(stride))(g, torch.empty(shape))
+    assert got.shape == x.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+class _StridedPointwise(nn.Module):
+    """A strided 1x1 convolution (the residual shortcut of a temporal block) between ReLUs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, (3, 1), padding=(1, 0))
+        self.short = nn.Conv2d(5, 4, 1, stride=(2, 1))
+        self.act1, self.act2 = nn.ReLU(), nn.ReLU()  # modules: shap's rules see them
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.act2(self.short(self.act1(self.conv(x)))).mean((2, 3)))
+
+
+def test_strided_pointwise_convolution_in_the_paired_pass_matches_deepexplainer() -> None:
+    torch.manual_seed(5)
+    model = _StridedPointwise().eval()
+    x, b = torch.randn(4, 3, 7, 5), torch.randn(6, 3, 7, 5)
+    target = np.array([0, 1, 2, 1])
+    fast = shap_values(model, x, b, target, batch_size=12)  # two samples per pass: distinct rows
+    ref = shap_values(model, x, b, target, backend="deepexplainer")
+    scale = np.abs(ref.values[0]).max()
+    assert np.abs(fast.values[0] - ref.values[0]).max() <= 1e-4 * scale
+    assert fast.completeness_error <= 1e-5
+
+
+def _derivative(f, r: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    rg = r.clone().requires_grad_(True)
+    (dfr,) = torch.autograd.grad(f(rg).sum(), rg)
+    return dfr
+
+
+@pytest.mark.parametrize("finite", [True, False])
+@pytest.mark.parametrize("f", [torch.relu, torch.sigmoid, torch.sqrt])
+def test_rescale_multiplier_equals_the_explicit_selection(f, finite: bool) -> None:  # type: ignore[no-untyped-def]
+    """(f(x) - f(r)) / (x - r), or f'(r) where |x - r| < TINY_DELTA or not finite, bit for bit.
+
+    ``finite``: ties and tiny differences only (the float-mask selection); otherwise also
+    infinite references and an infinite f'(r) (the torch.where fallback).
+    """
+    torch.manual_seed(6)
+    samples, background = 3, 4
+    x = torch.rand(samples, 1, 50) * 2 - 0.5
+    r = torch.rand(1, background, 50) * 2 - 0.5
+    if f is torch.sqrt:
+        x, r = x.abs(), r.abs()
+    r[0, 0, :10] = x[0, 0, :10]  # exact ties
+    r[0, 1, 10:20] = x[1, 0, 10:20] + 3e-7  # differences below TINY_DELTA
+    if not finite:
+        r[0, 2, 20:25] = float("inf")  # f(inf) - f(inf) is NaN
+        r[0, 3, 30] = x[2, 0, 30] = 0.0  # a tie at 0, where sqrt' is infinite
+    xp = x.expand(samples, background, 50).reshape(samples * background, 50)
+    yp, fr = f(xp), f(r[0])
+    dfr = _derivative(f, r[0])
+    assert bool(dfr.isfinite().all()) or not finite
+    got = rescale_multiplier(xp, yp, r[0], fr, lambda: dfr, samples, "t")
+    dx = xp.view(samples, background, 50) - r
+    dy = yp.view(samples, background, 50) - fr
+    expected = torch.where(dx.abs() >= TINY_DELTA, dy / dx, dfr).reshape(samples * background, 50)
+    # relu and sqrt of inf give inf - inf = NaN differences; sigmoid saturates to 1
+    assert bool(expected.isfinite().all()) == (finite or f is torch.sigmoid)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0, equal_nan=True)
+
+
+class _BatchDependent(nn.Module):
+    """Control flow on the batch size: the reference and paired passes differ."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.out = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(x)
+        return self.out(torch.relu(h) if x.shape[0] < 5 else torch.sigmoid(h))
+
+
+def test_control_flow_on_the_batch_is_reported_with_the_module_of_the_record() -> None:
+    with pytest.raises(
+        RuntimeError, match=r"paired pass called 'sigmoid' after .*where the reference pass called relu"
+    ):
+        shap_values(_BatchDependent(), torch.randn(3, 3), torch.randn(4, 3), [0, 1, 0])
