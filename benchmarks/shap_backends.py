@@ -98,7 +98,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--classes", type=int, default=60)
     parser.add_argument("--attention", default="joint", choices=("joint", "frame", "none"))
     parser.add_argument("--batch-size", type=int, default=None, help="fast engine pairs per pass")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (model and tensors)")
