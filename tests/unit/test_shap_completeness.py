@@ -72,6 +72,15 @@ def _log_softmax_and_extrema(h: torch.Tensor, m: Functional) -> torch.Tensor:
     return F.log_softmax(g, dim=1) + torch.maximum(h, g) - torch.logsumexp(values, 1, keepdim=True)
 
 
+def _moments_and_norms(h: torch.Tensor, m: Functional) -> torch.Tensor:
+    g = m.mix(h).view(-1, 2, 4)
+    spread = g.std(dim=2, keepdim=True).flatten(1).repeat(1, 4)  # (N, 8)
+    var = torch.var(g, 2, False).sum(1, keepdim=True)  # legacy positional unbiased=False
+    norms = torch.linalg.vector_norm(h, 3.0, dim=1, keepdim=True) + h.norm(dim=1, keepdim=True)
+    pooled = torch.var_mean(g, dim=(1, 2), correction=0)[0].unsqueeze(1)
+    return h * spread + var + norms + pooled
+
+
 BODIES = {
     "x*sigmoid(g)": _gate,
     "softmax attention": _softmax_attention,
@@ -80,6 +89,7 @@ BODIES = {
     "division": _division,
     "group norm + max": _group_norm_and_max,
     "log_softmax + max/maximum/logsumexp": _log_softmax_and_extrema,
+    "var/std/var_mean + vector norms": _moments_and_norms,
 }
 
 

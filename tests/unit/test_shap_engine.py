@@ -392,3 +392,66 @@ def test_control_flow_on_the_batch_is_reported_with_the_module_of_the_record() -
         RuntimeError, match=r"paired pass called 'sigmoid' after .*where the reference pass called relu"
     ):
         shap_values(_BatchDependent(), torch.randn(3, 3), torch.randn(4, 3), [0, 1, 0])
+
+
+class _Stats(nn.Module):
+    """std and a 2-norm over features, either as torch calls or written out in elementary steps."""
+
+    def __init__(self, written_out: bool) -> None:
+        super().__init__()
+        torch.manual_seed(7)
+        self.lin, self.head, self.written_out = nn.Linear(4, 6), nn.Linear(2, 2), written_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(x)
+        if self.written_out:
+            std = ((h - h.mean(1, keepdim=True)).square().sum(1) / 5.0).sqrt()
+            norm = h.square().sum(1).sqrt()
+        else:
+            std, norm = h.std(1), torch.linalg.vector_norm(h, dim=1)
+        return self.head(torch.stack([std, norm], 1))
+
+
+def test_std_and_norm_equal_their_decomposition_into_elementary_rules() -> None:
+    x, b = torch.randn(5, 4), torch.randn(6, 4)
+    target = np.array([0, 1, 1, 0, 1])
+    direct = shap_values(_Stats(False), x, b, target)
+    written = shap_values(_Stats(True), x, b, target)
+    np.testing.assert_allclose(direct.values[0], written.values[0], rtol=1e-5, atol=1e-6)
+    assert direct.completeness_error <= 1e-5
+
+
+def _var_all(h: torch.Tensor) -> torch.Tensor:
+    return h * h.var()
+
+
+def _var_over_samples(h: torch.Tensor) -> torch.Tensor:
+    return h * h.var(0, keepdim=True)
+
+
+def _nuclear_norm(h: torch.Tensor) -> torch.Tensor:
+    return h * torch.norm(h.view(-1, 2, 2), p="nuc", dim=(1, 2)).unsqueeze(1)
+
+
+def _no_freedom(h: torch.Tensor) -> torch.Tensor:
+    return h * h.var(1, keepdim=True, correction=4)
+
+
+def _negative_order(h: torch.Tensor) -> torch.Tensor:
+    return h * torch.linalg.vector_norm(h, -1.0, dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize(
+    ("fn", "name", "why"),
+    [
+        (_var_all, "var", "every dimension"),
+        (_var_over_samples, "var", "the sample dimension"),
+        (_no_freedom, "var", "no degrees of freedom"),
+        (_nuclear_norm, "norm", "order 'nuc'"),
+        (_negative_order, "linalg_vector_norm", "order -1.0"),
+    ],
+)
+def test_unsupported_moments_are_refused_naming_the_reason(fn, name: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    model = nn.Sequential(nn.Linear(4, 4), _Lambda(fn), nn.Linear(4, 2))
+    with pytest.raises(UnsupportedOperationError, match=rf"operation '{name}'.*module '1'.*{why}"):
+        shap_values(model, torch.randn(3, 4), torch.randn(4, 4), [0, 1, 0])

@@ -438,6 +438,42 @@ class DeepLiftMode(TorchFunctionMode):
         xr = self._tiled(rec.refs[0], x, call.name)
         return comp.normalisation(call.name, x, xr, p, self._what(call.name))
 
+    # ------------------------------------------------------------------ moments and norms
+    def _moments(self, call: _Call) -> Any:
+        x = self._single_live_input(call)
+        name = call.name
+        if name in ("norm", "linalg_vector_norm"):
+            p = call.params(("input", "ord", "dim", "keepdim"))
+            order = p.get("ord", p.get("p", 2))
+            order = 2 if order is None or order == "fro" else order
+            if isinstance(order, str) or not 0 < float(order) < math.inf:
+                raise self._error(name, f"norm of order {order!r}")
+            if p.get("dtype") is not None:
+                raise self._error(name, "norm with a dtype")
+            params: dict[str, Any] = {"p": float(order)}
+        else:
+            p = call.params(("input", "dim", "unbiased", "keepdim"))
+            if isinstance(p.get("dim"), bool):  # torch.var(x, unbiased)
+                p["unbiased"], p["dim"] = p["dim"], None
+            correction = p.get("correction")
+            if correction is None:
+                correction = 1 if p.get("unbiased", True) else 0
+            params = {"correction": float(correction)}
+        params["keepdim"] = bool(p.get("keepdim", False))
+        dims = p.get("dim")
+        if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
+            raise self._error(name, "reduction over every dimension, including the sample dimension")
+        dims = tuple(sorted({int(v) % x.dim() for v in ([dims] if isinstance(dims, int) else dims)}))
+        if math.prod(x.shape[d] for d in dims) <= params.get("correction", 0):
+            raise self._error(name, f"correction {params['correction']:g} leaves no degrees of freedom")
+        rec = self._recorded(call, x)
+        if rec is None:
+            return call.run()
+        if batch_dim(x.shape, rec.refs[0].shape, self.samples, self._what(name)) in dims:
+            raise self._error(name, "reduction over the sample dimension")
+        xr = self._tiled(rec.refs[0], x, name)
+        return comp.moments(name, x, xr, dims, params, self._what(name))
+
     # ------------------------------------------------------------------ max
     def _max(self, call: _Call) -> Any:
         name = call.name

@@ -11,11 +11,15 @@ so that each rescale or product step sees its own reference value and the chain 
   rescale of the reciprocal and the product rule; log-softmax and logsumexp use a rescale of log;
 - normalisations ``(x - mean) * rsqrt(mean((x - mean)^2) + eps)``: a linear centring, rescale
   of the square (multiplier ``x + x'``), a mean, rescale of ``rsqrt(. + eps)``, the product rule,
-  then the constant affine weight and bias.
+  then the constant affine weight and bias;
+- variance and standard deviation: a linear centring, rescale of the square, a sum divided by
+  ``N - correction``, and for std a rescale of sqrt; p-norms: rescale of ``|x|^p``, a sum and
+  a rescale of ``s^(1/p)``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,3 +148,28 @@ def binary_extremum(name: str, a: Tensor, ar: Tensor, b: Tensor, br: Tensor, wha
         return a + r
     r, _ = rescale_dual(torch.relu, a - b, ar - br, what)
     return a - r
+
+
+def moments(
+    name: str, x: Tensor, xr: Tensor, dims: tuple[int, ...], params: dict[str, Any], what: str
+) -> Any:
+    """var, std (with ``correction``), var_mean, std_mean and p-norms of x over ``dims``.
+
+    Variance: a linear centring, rescale of the square, a sum divided by ``N - correction``;
+    std adds a rescale of sqrt. A p-norm is a rescale of ``|x|^p``, a sum and a rescale of
+    ``s^(1/p)``. ``params``: ``keepdim``, ``correction`` (moments) or ``p`` (norms).
+    """
+    keepdim = bool(params.get("keepdim", False))
+    if name in ("norm", "linalg_vector_norm"):
+        order = float(params["p"])  # 0 < order < inf
+        pw, pwr = rescale_dual(lambda t: t.abs() ** order, x, xr, what)
+        s, sr = pw.sum(dims, keepdim=keepdim), pwr.sum(dims, keepdim=keepdim)
+        return rescale_dual(lambda t: t ** (1.0 / order), s, sr, what)[0]
+    count = math.prod(x.shape[d] for d in dims) - float(params["correction"])  # > 0
+    mean, mean_r = x.mean(dims, keepdim=True), xr.mean(dims, keepdim=True)
+    sq, sqr = rescale_dual(torch.square, x - mean, xr - mean_r, what)
+    v, vr = sq.sum(dims, keepdim=keepdim) / count, sqr.sum(dims, keepdim=keepdim) / count
+    out = rescale_dual(torch.sqrt, v, vr, what)[0] if name.startswith("std") else v
+    if name.endswith("_mean"):
+        return out, mean if keepdim else mean.squeeze(dims)
+    return out

@@ -24,8 +24,9 @@ tables below and handled by one exact local rule, so that the multipliers chain 
     ``max(y, y')`` splits ``y - y'`` between the argmax of x and the argmax of x'),
     generalised to overlapping windows with ``scatter_add``.
 composites
-    Division by a live tensor, softmax, log-softmax, logsumexp and layer/group/instance/RMS
-    normalisation are decomposed into the rules above (see :mod:`harxai.explain.deeplift`).
+    Division by a live tensor, softmax, log-softmax, logsumexp, layer/group/instance/RMS
+    normalisation, variance, standard deviation and p-norms over non-sample dimensions are
+    decomposed into the rules above (see :mod:`harxai.explain.deeplift_composites`).
 
 Anything else on a live tensor raises :class:`UnsupportedOperationError`.
 """
@@ -351,6 +352,7 @@ ELEMENTWISE_PRODUCT = frozenset({"mul", "multiply"})
 DIVISION = frozenset({"div", "divide", "true_divide", "rdiv"})
 SOFTMAX = frozenset({"softmax", "log_softmax", "softmin", "logsumexp"})
 NORMALISATION = frozenset({"layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize"})
+MOMENTS = frozenset({"var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm"})
 MAX = frozenset(
     [
         "max",
@@ -399,7 +401,7 @@ def op_name(func: Callable[..., Any]) -> str:
 
 def classify(name: str) -> str:
     """Rule family of an operation name: passive, linear, rescale, multilinear, division,
-    softmax, normalisation, max, training_flag, forbidden, inplace or unsupported."""
+    softmax, normalisation, moments, max, training_flag, forbidden, inplace or unsupported."""
     for family, table in (
         ("passive", PASSIVE),
         ("linear", LINEAR),
@@ -408,6 +410,7 @@ def classify(name: str) -> str:
         ("division", DIVISION),
         ("softmax", SOFTMAX),
         ("normalisation", NORMALISATION),
+        ("moments", MOMENTS),
         ("max", MAX),
         ("training_flag", TRAINING_FLAG),
     ):
