@@ -438,6 +438,12 @@ class DeepLiftMode(TorchFunctionMode):
         xr = self._tiled(rec.refs[0], x, call.name)
         return comp.normalisation(call.name, x, xr, p, self._what(call.name))
 
+    def _reduced_dims(self, name: str, dims: Any, ndim: int) -> tuple[int, ...]:
+        """The non-negative dims of a reduction; an error when it reduces every dimension."""
+        if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
+            raise self._error(name, "reduction over every dimension, including the sample dimension")
+        return tuple(sorted({int(v) % ndim for v in ([dims] if isinstance(dims, int) else dims)}))
+
     # ------------------------------------------------------------------ moments and norms
     def _moments(self, call: _Call) -> Any:
         x = self._single_live_input(call)
@@ -460,10 +466,7 @@ class DeepLiftMode(TorchFunctionMode):
                 correction = 1 if p.get("unbiased", True) else 0
             params = {"correction": float(correction)}
         params["keepdim"] = bool(p.get("keepdim", False))
-        dims = p.get("dim")
-        if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
-            raise self._error(name, "reduction over every dimension, including the sample dimension")
-        dims = tuple(sorted({int(v) % x.dim() for v in ([dims] if isinstance(dims, int) else dims)}))
+        dims = self._reduced_dims(name, p.get("dim"), x.dim())
         if math.prod(x.shape[d] for d in dims) <= params.get("correction", 0):
             raise self._error(name, f"correction {params['correction']:g} leaves no degrees of freedom")
         rec = self._recorded(call, x)
@@ -519,11 +522,7 @@ class DeepLiftMode(TorchFunctionMode):
 
             return sel, pool_dim, False, "pair" if wants else "values"
         p = call.params(_MAX_NAMES)
-        dims = p.get("dim")
-        if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
-            raise self._error(name, "reduction over every dimension, including the sample dimension")
-        dims = [int(dims)] if isinstance(dims, int) else [int(v) for v in dims]
-        dims = [v % x.dim() for v in dims]
+        dims = self._reduced_dims(name, p.get("dim"), x.dim())
         keepdim = bool(p.get("keepdim", False))
         sel = reduction_selection(dims, keepdim, x.dim())
 
