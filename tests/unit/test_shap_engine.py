@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harxai.explain import ShapResult, UnsupportedOperationError, shap_values
-from harxai.explain.deeplift_dedup import _pointwise_conv_vjp
+from harxai.explain.deeplift_dedup import _pointwise_conv_vjp, dedup_plan
 from harxai.explain.deeplift_rules import TINY_DELTA, classify, op_name, rescale_multiplier
 
 
@@ -460,3 +460,23 @@ def test_unsupported_moments_are_refused_naming_the_reason(fn, name: str, why: s
     model = nn.Sequential(nn.Linear(4, 4), _Lambda(fn), nn.Linear(4, 2))
     with pytest.raises(UnsupportedOperationError, match=rf"operation '{name}'.*module '1'.*{why}"):
         shap_values(model, torch.randn(3, 4), torch.randn(4, 4), [0, 1, 0])
+
+
+@pytest.mark.parametrize(
+    ("eq", "x_shape", "w_shape"),
+    [
+        ("nkctv,kvw->nctw", (4, 3, 2, 5, 6), (3, 6, 6)),  # the graph convolution's partitions
+        ("nctv,vw->nctw", (4, 2, 5, 6), (6, 6)),
+        ("nkc,kcd->nd", (4, 3, 2), (3, 2, 5)),  # two letters summed with the weight
+    ],
+)
+def test_einsum_vjp_equals_autograd(eq: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> None:
+    torch.manual_seed(8)
+    x, w = torch.randn(x_shape, requires_grad=True), torch.randn(w_shape)
+    y = torch.einsum(eq, x, w)
+    g = torch.randn_like(y)
+    (expected,) = torch.autograd.grad(y, x, g)
+    plan = dedup_plan("einsum", torch.einsum, (eq, x, w), {}, x)
+    assert plan is not None
+    got = plan.vjp(g, torch.empty(x_shape))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
