@@ -54,6 +54,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
+from . import deeplift_attention as attn
 from . import deeplift_composites as comp
 from .deeplift_dedup import DEDUP_OPS, AffineFn, DedupFn, dedup_plan
 from .deeplift_rules import (
@@ -476,6 +477,25 @@ class DeepLiftMode(TorchFunctionMode):
             raise self._error(name, "reduction over the sample dimension")
         xr = self._tiled(rec.refs[0], x, name)
         return comp.moments(name, x, xr, dims, params, self._what(name))
+
+    # ------------------------------------------------------------------ attention
+    def _attention(self, call: _Call) -> Any:
+        """Fused attention, re-run as its elementary operations with this mode active."""
+        if call.name == "multi_head_attention_forward":
+            p = call.params(())
+            why = attn.mha_unsupported(p)
+            if why is not None:
+                raise self._error(call.name, why)
+            with self:
+                return attn.multi_head_attention(p)
+        p = call.params(attn.SDPA_NAMES)
+        why = attn.sdpa_unsupported(p)
+        if why is not None:
+            raise self._error(call.name, why)
+        with self:
+            return attn.scaled_dot_product_attention(
+                p["query"], p["key"], p["value"], p.get("attn_mask"), bool(p.get("is_causal")), p.get("scale")
+            )
 
     # ------------------------------------------------------------------ max
     def _max(self, call: _Call) -> Any:

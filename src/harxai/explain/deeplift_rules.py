@@ -26,7 +26,9 @@ tables below and handled by one exact local rule, so that the multipliers chain 
 composites
     Division by a live tensor, softmax, log-softmax, logsumexp, layer/group/instance/RMS
     normalisation, variance, standard deviation and p-norms over non-sample dimensions are
-    decomposed into the rules above (see :mod:`harxai.explain.deeplift_composites`).
+    decomposed into the rules above (see :mod:`harxai.explain.deeplift_composites`);
+    multi-head and scaled dot-product attention are re-run as their elementary operations
+    (:mod:`harxai.explain.deeplift_attention`).
 
 Anything else on a live tensor raises :class:`UnsupportedOperationError`.
 """
@@ -353,6 +355,7 @@ DIVISION = frozenset({"div", "divide", "true_divide", "rdiv"})
 SOFTMAX = frozenset({"softmax", "log_softmax", "softmin", "logsumexp"})
 NORMALISATION = frozenset({"layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize"})
 MOMENTS = frozenset({"var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm"})
+ATTENTION = frozenset({"multi_head_attention_forward", "scaled_dot_product_attention"})
 MAX = frozenset(
     [
         "max",
@@ -401,7 +404,8 @@ def op_name(func: Callable[..., Any]) -> str:
 
 def classify(name: str) -> str:
     """Rule family of an operation name: passive, linear, rescale, multilinear, division,
-    softmax, normalisation, moments, max, training_flag, forbidden, inplace or unsupported."""
+    softmax, normalisation, moments, attention, max, training_flag, forbidden, inplace or
+    unsupported."""
     for family, table in (
         ("passive", PASSIVE),
         ("linear", LINEAR),
@@ -411,6 +415,7 @@ def classify(name: str) -> str:
         ("softmax", SOFTMAX),
         ("normalisation", NORMALISATION),
         ("moments", MOMENTS),
+        ("attention", ATTENTION),
         ("max", MAX),
         ("training_flag", TRAINING_FLAG),
     ):
