@@ -45,14 +45,18 @@ def sdpa_unsupported(p: dict[str, Any]) -> str | None:
     return None
 
 
+def _bias(dropped: Tensor, dtype: torch.dtype) -> Tensor:
+    """0 where a bool mask keeps a score, -inf where ``dropped``."""
+    return torch.zeros(dropped.shape, dtype=dtype, device=dropped.device).masked_fill(dropped, float("-inf"))
+
+
 def _additive(mask: Tensor | None, dtype: torch.dtype, keep: bool) -> Tensor | None:
     """A float mask to add to the scores: bool masks give 0 and -inf (``keep``: True keeps)."""
     if mask is None:
         return None
     if mask.dtype != torch.bool:
         return mask.to(dtype)
-    dropped = ~mask if keep else mask
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(dropped, float("-inf"))
+    return _bias(~mask if keep else mask, dtype)
 
 
 def scaled_dot_product_attention(
@@ -68,9 +72,7 @@ def scaled_dot_product_attention(
     factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     bias = _additive(attn_mask, query.dtype, keep=True)
     if is_causal:
-        dropped = torch.ones(length, source, dtype=torch.bool, device=query.device).triu(1)
-        causal = torch.zeros(length, source, dtype=query.dtype, device=query.device)
-        causal = causal.masked_fill(dropped, float("-inf"))
+        causal = _bias(torch.ones(length, source, dtype=torch.bool, device=query.device).triu(1), query.dtype)
         bias = causal if bias is None else bias + causal
     scores = torch.matmul(query, key.transpose(-2, -1)) * factor
     if bias is not None:
