@@ -584,7 +584,7 @@ def preprocess_file(
     Parameters
     ----------
     input_path
-        ``sequences.h5`` (see the data contract in the README).
+        ``sequences.h5`` (see docs/data-contracts.md).
     output_path
         ``windows.h5`` to write. Datasets: ``data`` float32 (sample, channel, frame, joint,
         person); every per-recording dataset of the input (``label``, ``recording_id``,
