@@ -394,7 +394,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
 def test_malformed_input_is_rejected(tmp_path: Path, case: str) -> None:
     raw = tmp_path / "raw_data"
     overrides, named, keyword = CASES[case](raw)
-    spec = make_spec(path=raw, **overrides)
+    spec = make_spec(path=raw, **{"on_bad_recording": "error", "max_seconds": 1800.0, **overrides})
     out = tmp_path / "results" / "ds" / "sequences.h5"
     with pytest.raises(ReaderError) as info:
         ingest_dataset(spec, layout_param(spec), str(out))

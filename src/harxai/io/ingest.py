@@ -1,8 +1,10 @@
 """The ``ingest_dataset`` stage: raw skeleton files of one dataset -> ``sequences.h5``.
 
 The reader follows the dataset kind: ``ntu`` and ``synthetic_ntu`` read NTU ``.skeleton``
-files, ``kinetics_json`` Kinetics-skeleton JSON files, ``keypoints_csv`` and
-``synthetic_infant`` key-point CSV tables (formats in :mod:`harxai.io.readers`). This
+files (suffix matched case-insensitively), ``kinetics_json`` Kinetics-skeleton JSON files,
+``keypoints_csv`` and ``synthetic_infant`` key-point CSV tables, ``openpose_json`` one folder
+of OpenPose ``*_keypoints.json`` files per recording (formats in :mod:`harxai.io.readers`
+and ``docs/input-formats.md``). This
 module then assigns labels and the train/validation split and writes the ragged sequences
 with :func:`harxai.io.write_hdf5` (atomic: a failed ingest leaves no output behind).
 
@@ -36,8 +38,20 @@ Side files
     match the NTU sample-name pattern (the official lists have a prose header).
 
 Persons
-    NTU and Kinetics samples keep ``max_persons`` persons; key-point CSV recordings hold
-    one person (``max_persons`` does not apply).
+    NTU, Kinetics and OpenPose samples keep ``max_persons`` persons; key-point CSV
+    recordings hold one person (``max_persons`` does not apply).
+
+Bad recordings
+    A recording whose file fails to parse (any :class:`ReaderError`: malformed, too long for
+    ``preprocess.max_seconds``, a value beyond float32, an NTU name with a field ``000``) is
+    set aside under ``on_bad_recording: skip`` (the default): a warning names the file and
+    the reason, and the recording is listed in the ``rejected`` attribute of
+    ``sequences.h5`` (JSON list of ``{recording_id, file, stage, reason}``), which the
+    preprocess stage writes to ``results/<dataset>/rejected.csv``. With
+    ``on_bad_recording: error`` the first one stops the job with the file named. Errors of
+    the dataset as a whole (folder, manifest, labels) always stop the job. A dataset that
+    lost recordings this way and is left with no training recording, or with fewer than two
+    classes among them, fails with a clear message.
 """
 
 from __future__ import annotations
@@ -45,7 +59,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +81,9 @@ from .readers import (
     read_kinetics_json,
     read_manifest,
     read_ntu_skeleton,
+    read_openpose_folder,
 )
+from .readers.ntu import NTUDenoise, skeleton_stem
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +93,10 @@ READER_OF_KIND = {
     "kinetics_json": "kinetics_json",
     "keypoints_csv": "keypoints_csv",
     "synthetic_infant": "keypoints_csv",
+    "openpose_json": "openpose_json",
 }
+ON_BAD_RECORDING = ("skip", "error")
+REJECTED_FIELDS = ("recording_id", "file", "stage", "reason")
 SPLIT_SEED = 20240531
 """Seed of :func:`random_group_split` (fixed, so the split does not depend on the run)."""
 DEFAULT_IGNORE_LIST = "samples_with_missing_skeletons.txt"
@@ -105,7 +125,13 @@ class IngestParams:
     manifest, ignore_list
         Side files, or None.
     max_persons
-        Persons kept per sample (NTU, Kinetics).
+        Persons kept per sample (NTU, Kinetics, OpenPose).
+    on_bad_recording
+        ``skip`` (set a bad recording aside, with a warning) or ``error``.
+    max_seconds
+        Longest recording accepted (``preprocess.max_seconds``; None: no limit).
+    ntu_denoise
+        Thresholds of the NTU body selection.
     """
 
     name: str
@@ -119,6 +145,9 @@ class IngestParams:
     manifest: Path | None = None
     ignore_list: Path | None = None
     max_persons: int = 2
+    on_bad_recording: str = "skip"
+    max_seconds: float | None = None
+    ntu_denoise: NTUDenoise = NTUDenoise()
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> IngestParams:
@@ -144,12 +173,22 @@ class IngestParams:
             manifest=opt_path("manifest"),
             ignore_list=opt_path("ignore_list"),
             max_persons=int(spec.get("max_persons", 2)),
+            on_bad_recording=_on_bad(spec),
+            max_seconds=float(spec["max_seconds"]) if spec.get("max_seconds") else None,
+            ntu_denoise=NTUDenoise.from_dict(spec.get("ntu_denoise")),
         )
 
     @property
     def reader(self) -> str:
-        """``ntu``, ``kinetics_json`` or ``keypoints_csv``."""
+        """``ntu``, ``kinetics_json``, ``keypoints_csv`` or ``openpose_json``."""
         return READER_OF_KIND[self.kind]
+
+
+def _on_bad(spec: Mapping[str, Any]) -> str:
+    value = str(spec.get("on_bad_recording") or "skip")
+    if value not in ON_BAD_RECORDING:
+        raise ConfigError(f"datasets.{spec.get('name')}.on_bad_recording: {value!r} is not skip or error")
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,12 +218,35 @@ class Sample:
 
 @dataclass(frozen=True)
 class Collected:
-    """What a kind-specific collector returns."""
+    """What a kind-specific collector returns (``rejected``: recordings set aside)."""
 
     samples: list[Sample]
     inputs: list[Path]
     manifest: Manifest | None
+    rejected: list[dict[str, str]] = field(default_factory=list)
 
+
+def rejection(recording_id: str, path: Path | str, stage: str, reason: str) -> dict[str, str]:
+    """One row of ``rejected.csv``."""
+    return {"recording_id": recording_id, "file": str(path), "stage": stage, "reason": reason}
+
+
+class _Rejects:
+    """Applies ``on_bad_recording`` to reader errors and gathers what is set aside."""
+
+    def __init__(self, params: IngestParams) -> None:
+        self.params = params
+        self.rows: list[dict[str, str]] = []
+
+    def read(self, path: Path, recording_id: str, read: Callable[[], Recording]) -> Recording | None:
+        try:
+            return read()
+        except ReaderError as exc:
+            if self.params.on_bad_recording == "error":
+                raise
+            log.warning("set aside %s (on_bad_recording: skip): %s", path, exc.problem)
+            self.rows.append(rejection(recording_id, exc.path, "ingest", str(exc)))
+            return None
 
 def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str) -> None:
     """Read every raw file of a dataset and write ``sequences.h5``.
@@ -216,12 +278,22 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         params.path,
     )
     collected = collect_samples(params, skeleton)
+    if collected.rejected:
+        log.warning(
+            "dataset %r: %d recordings set aside (listed in results/%s/rejected.csv)",
+            params.name,
+            len(collected.rejected),
+            params.name,
+        )
     if not collected.samples:
         raise ReaderError(
-            params.path, "no recordings left to ingest (all skipped by the ignore list or classes)"
+            params.path,
+            "no recordings left to ingest (all skipped by the ignore list or classes, "
+            f"{len(collected.rejected)} set aside as bad recordings)",
         )
     samples, labels, class_names = assign_labels(collected.samples, params)
     splits = assign_splits(samples, labels, params, collected.manifest)
+    check_trainable(params.name, params.path, labels, splits, len(collected.rejected))
     counts = Counter(splits)
     log.info(
         "%d recordings (%d train, %d val), %d classes, %d values interpolated",
@@ -244,7 +316,27 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         layout=skeleton,
         config={"dataset": dict(spec), "layout": dict(layout)},
         inputs=collected.inputs,
+        rejected=collected.rejected,
     )
+
+
+def check_trainable(
+    name: str, where: Path | str, labels: np.ndarray, splits: np.ndarray, num_rejected: int
+) -> None:
+    """Fail when recordings were set aside and those left cannot train a model.
+
+    Left means: no training recording, or fewer than two classes among them. (A dataset
+    without rejections keeps the warnings of an empty split as before.)
+    """
+    train = np.asarray(labels)[np.asarray(splits) == "train"]
+    classes = np.unique(train).size
+    if num_rejected and (train.size == 0 or classes < 2):
+        aside = f"; {num_rejected} recordings were set aside (see rejected.csv)" if num_rejected else ""
+        raise ReaderError(
+            where,
+            f"dataset {name!r}: too few recordings to train: {train.size} training recordings "
+            f"of {classes} classes (need at least 2 classes){aside}",
+        )
 
 
 def collect_samples(params: IngestParams, layout: SkeletonLayout) -> Collected:
@@ -253,14 +345,21 @@ def collect_samples(params: IngestParams, layout: SkeletonLayout) -> Collected:
         return _collect_ntu(params, layout)
     if params.reader == "kinetics_json":
         return _collect_kinetics(params, layout)
+    if params.reader == "openpose_json":
+        return _collect_openpose(params, layout)
     return _collect_csv(params, layout)
 
 
 def _list_files(params: IngestParams, suffix: str, exclude: Path | None = None) -> list[Path]:
+    """Files of the dataset folder whose name ends in ``suffix`` (case-insensitive)."""
     if not params.path.is_dir():
         raise ReaderError(params.path, "dataset folder not found")
     skip = exclude.resolve() if exclude else None
-    files = sorted(p for p in params.path.glob(f"*{suffix}") if p.is_file() and p.resolve() != skip)
+    files = sorted(
+        p
+        for p in params.path.iterdir()
+        if p.name.lower().endswith(suffix) and p.is_file() and p.resolve() != skip
+    )
     if not files:
         raise ReaderError(params.path, f"empty dataset folder: no {suffix} files")
     log.info("%s: %d %s files", params.path, len(files), suffix)
@@ -277,9 +376,14 @@ def _apply_ignore_list(params: IngestParams, files: list[Path], inputs: list[Pat
         return files
     ignored = read_ignore_list(path, NTU_NAME if is_ntu else None)
     inputs.append(path)
-    kept = [f for f in files if f.stem not in ignored]
+    kept = [f for f in files if _stem(f) not in ignored]
     log.info("skipped %d of %d files listed in the ignore list %s", len(files) - len(kept), len(files), path)
     return kept
+
+
+def _stem(path: Path) -> str:
+    """Recording id of a raw file: its name without ``.skeleton`` (any case) or its last suffix."""
+    return skeleton_stem(path)
 
 
 def _optional_manifest(params: IngestParams, inputs: list[Path]) -> Manifest | None:
@@ -297,7 +401,7 @@ def _optional_manifest(params: IngestParams, inputs: list[Path]) -> Manifest | N
 def _warn_unmatched(manifest: Manifest | None, files: list[Path]) -> None:
     if manifest is None:
         return
-    stems = {f.stem for f in files}
+    stems = {_stem(f) for f in files}
     unmatched = [r for r in manifest.rows if r not in stems]
     if unmatched:
         log.warning("%s: %d rows match no file read (e.g. %s)", manifest.path, len(unmatched), unmatched[0])
@@ -330,11 +434,14 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
     protocol = params.split if params.split in ("xview", "xsub") else "xview"
     samples = []
     dropped = 0
+    rejects = _Rejects(params)
     for i, path in enumerate(files):
+        stem = _stem(path)
         name = parse_ntu_name(path.name)
         if name is None:
-            raise ReaderError(path, "file name does not follow the NTU pattern SsssCcccPpppRrrrAaaa")
-        row = manifest.rows.get(path.stem) if manifest else None
+            rejects.read(path, stem, lambda p=path: _bad_ntu_name(p))
+            continue
+        row = manifest.rows.get(stem) if manifest else None
         label = name.action
         origin: tuple[Path, int | None] = (path, None)
         if row is not None and row.label is not None and manifest is not None:
@@ -343,7 +450,20 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
             dropped += 1
             continue
         fps = row.fps if row is not None and row.fps else params.fps or 30.0
-        rec = read_ntu_skeleton(path, max_persons=params.max_persons, fps=fps, num_joints=layout.num_joints)
+        rec = rejects.read(
+            path,
+            stem,
+            lambda p=path, f=fps: read_ntu_skeleton(
+                p,
+                max_persons=params.max_persons,
+                fps=f,
+                num_joints=layout.num_joints,
+                max_seconds=params.max_seconds,
+                denoise=params.ntu_denoise,
+            ),
+        )
+        if rec is None:
+            continue
         split = row.split if row is not None and row.split else name.split(protocol)
         group = row.group if row is not None and row.group else name.group
         samples.append(Sample(rec, label, split, group, origin))
@@ -351,7 +471,13 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
         _progress(i, len(files), rec)
     if dropped:
         log.info("dropped %d files whose action is not in classes %s", dropped, list(params.classes or ()))
-    return Collected(samples, inputs, manifest)
+    return Collected(samples, inputs, manifest, rejects.rows)
+
+
+def _bad_ntu_name(path: Path) -> Recording:
+    raise ReaderError(
+        path, "file name does not follow the NTU pattern SsssCcccPpppRrrrAaaa (fields 001 and up)"
+    )
 
 
 def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected:
@@ -360,10 +486,23 @@ def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected
     manifest = _optional_manifest(params, inputs)
     _warn_unmatched(manifest, files)
     samples = []
+    rejects = _Rejects(params)
     for i, path in enumerate(files):
         row = manifest.rows.get(path.stem) if manifest else None
         fps = row.fps if row is not None and row.fps else params.fps or 30.0
-        rec = read_kinetics_json(path, max_persons=params.max_persons, fps=fps, num_joints=layout.num_joints)
+        rec = rejects.read(
+            path,
+            path.stem,
+            lambda p=path, f=fps: read_kinetics_json(
+                p,
+                max_persons=params.max_persons,
+                fps=f,
+                num_joints=layout.num_joints,
+                max_seconds=params.max_seconds,
+            ),
+        )
+        if rec is None:
+            continue
         label: int | None = rec.label
         origin: tuple[Path, int | None] = (path, None)
         if row is not None and row.label is not None and manifest is not None:
@@ -375,7 +514,7 @@ def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected
         samples.append(Sample(rec, label, split, group, origin))
         inputs.append(path)
         _progress(i, len(files), rec)
-    return Collected(samples, inputs, manifest)
+    return Collected(samples, inputs, manifest, rejects.rows)
 
 
 def _check_manifest_matches(manifest: Manifest, files: list[Path], folder: Path) -> None:
@@ -409,14 +548,86 @@ def _collect_csv(params: IngestParams, layout: SkeletonLayout) -> Collected:
     rows = {k: v for k, v in manifest.rows.items() if k not in ignored}
     _check_manifest_matches(Manifest(manifest.path, manifest.columns, rows), files, params.path)
     samples = []
+    rejects = _Rejects(params)
     for i, path in enumerate(files):
         row = rows[path.stem]
         assert row.label is not None
-        rec = read_keypoints_csv(path, layout.joints, fps=row.fps or params.fps)
+        rec = rejects.read(
+            path,
+            path.stem,
+            lambda p=path, r=row: read_keypoints_csv(
+                p, layout.joints, fps=r.fps or params.fps, max_seconds=params.max_seconds
+            ),
+        )
+        if rec is None:
+            continue
         samples.append(Sample(rec, row.label, row.split, row.group or "", (manifest.path, row.line)))
         inputs.append(path)
         _progress(i, len(files), rec)
-    return Collected(samples, inputs, manifest)
+    return Collected(samples, inputs, manifest, rejects.rows)
+
+
+def _recording_folders(params: IngestParams) -> list[Path]:
+    if not params.path.is_dir():
+        raise ReaderError(params.path, "dataset folder not found")
+    folders = sorted(p for p in params.path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise ReaderError(params.path, "empty dataset folder: no recording folders of *_keypoints.json files")
+    log.info("%s: %d recording folders", params.path, len(folders))
+    return folders
+
+
+def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected:
+    """One recording per sub-folder; labels (and optionally fps, split, group) from the manifest."""
+    manifest_path = params.manifest or params.path / "manifest.csv"
+    inputs: list[Path] = []
+    all_folders = _recording_folders(params)
+    manifest = read_manifest(manifest_path, required=("recording_id", "label"))
+    inputs.append(manifest_path)
+    folders = _apply_ignore_list(params, all_folders, inputs)
+    ignored = {f.name for f in all_folders} - {f.name for f in folders}
+    rows = {k: v for k, v in manifest.rows.items() if k not in ignored}
+    stems = {f.name for f in folders}
+    for row in rows.values():
+        if row.recording_id not in stems:
+            raise ReaderError(
+                manifest.path,
+                f"recording {row.recording_id!r} listed in the manifest has no folder in {params.path}",
+                line=row.line,
+            )
+        if row.label is None:
+            raise ReaderError(manifest.path, f"label missing for recording {row.recording_id!r}", line=row.line)
+    samples = []
+    rejects = _Rejects(params)
+    for i, folder in enumerate(folders):
+        row = rows.get(folder.name)
+        if row is None:
+            raise ReaderError(folder, f"recording folder {folder.name!r} is not listed in the manifest {manifest.path}")
+        fps = row.fps or params.fps
+        if fps is None:
+            raise ReaderError(
+                manifest.path,
+                f"no fps for recording {folder.name!r}: give an fps column or datasets.{params.name}.fps",
+                line=row.line,
+            )
+        rec = rejects.read(
+            folder,
+            folder.name,
+            lambda p=folder, f=fps: read_openpose_folder(
+                p,
+                fps=f,
+                max_persons=params.max_persons,
+                num_joints=layout.num_joints,
+                max_seconds=params.max_seconds,
+            ),
+        )
+        if rec is None:
+            continue
+        assert row.label is not None
+        samples.append(Sample(rec, row.label, row.split, row.group or "", (manifest.path, row.line)))
+        inputs.append(folder)
+        _progress(i, len(folders), rec)
+    return Collected(samples, inputs, manifest, rejects.rows)
 
 
 def _label_values(
@@ -426,7 +637,7 @@ def _label_values(
 
     The last item says whether the labels were class names mapped to indices.
     """
-    if params.reader != "keypoints_csv":
+    if params.reader not in ("keypoints_csv", "openpose_json"):
         values = [int(s.label) for s in samples]
         every = set(values) | set(params.classes or ())
         if params.reader == "ntu":
@@ -572,15 +783,19 @@ def write_sequences(
     layout: SkeletonLayout,
     config: Mapping[str, Any],
     inputs: Sequence[Path],
+    rejected: Sequence[Mapping[str, str]] = (),
 ) -> Path:
     """Write ``sequences.h5``: ragged sequences concatenated along frame.
 
-    Datasets: ``coords`` float32 (frame, channel, joint, person); ``timestamps`` float64
+    Datasets: ``coords`` float32 (frame, channel, joint, person); ``confidence`` float32
+    (frame, joint, person) in [0, 1], 0 where a key point was not detected or its person is
+    absent; ``source_file`` str (sample,) the raw file read; ``timestamps`` float64
     (frame,) seconds from each sequence's start; ``offsets``, ``lengths`` int64 (sample,);
     ``label`` int64 (sample,); ``recording_id``, ``group``, ``split`` str (sample,);
     ``fps`` float32 (sample,); ``interpolated`` int64 (sample,). Root attributes:
     ``dataset``, ``kind``, ``layout`` (JSON of the layout), ``class_names`` (JSON list),
-    ``task`` (``binary`` for two classes, else ``multiclass``), ``num_channels``.
+    ``task`` (``binary`` for two classes, else ``multiclass``), ``num_channels``, ``rejected``
+    (JSON list of the recordings set aside, see the module docstring).
     """
     recs = [s.recording for s in samples]
     lengths = np.array([r.num_frames for r in recs], dtype=np.int64)
@@ -588,6 +803,11 @@ def write_sequences(
     coords = np.concatenate([r.coords.astype(np.float32) for r in recs])
     arrays = {
         "coords": Array(coords, ("frame", "channel", "joint", "person")),
+        "confidence": Array(
+            np.concatenate([np.asarray(r.confidence, dtype=np.float32) for r in recs]),
+            ("frame", "joint", "person"),
+        ),
+        "source_file": Array(np.array([str(r.path) for r in recs], dtype=str), ("sample",)),
         "timestamps": Array(
             np.concatenate([r.timestamps for r in recs]), ("frame",), units="s", keep_dtype=True
         ),
@@ -607,5 +827,6 @@ def write_sequences(
         "class_names": list(class_names),
         "task": "binary" if len(class_names) == 2 else "multiclass",
         "num_channels": int(coords.shape[1]),
+        "rejected": [dict(r) for r in rejected],
     }
     return write_hdf5(output, arrays, config=config, inputs=inputs, seed=None, attrs=attrs)

@@ -9,11 +9,13 @@ from .infant import IN_MOTION_2022
 from .layout import LayoutError, SkeletonLayout, distance_partitions
 from .ntu import NTU25
 from .openpose import OPENPOSE18
+from .openpose25 import OPENPOSE25
 
 LAYOUTS: dict[str, SkeletonLayout] = {
     NTU25.name: NTU25,
     IN_MOTION_2022.name: IN_MOTION_2022,
     OPENPOSE18.name: OPENPOSE18,
+    OPENPOSE25.name: OPENPOSE25,
 }
 
 
@@ -32,6 +34,7 @@ __all__ = [
     "LAYOUTS",
     "NTU25",
     "OPENPOSE18",
+    "OPENPOSE25",
     "LayoutError",
     "SkeletonLayout",
     "distance_partitions",

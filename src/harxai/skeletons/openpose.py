@@ -1,4 +1,4 @@
-"""OpenPose-18 (COCO) key points, as in the ST-GCN Kinetics-skeleton release.
+"""OpenPose COCO-18 key points (``--model_pose COCO``), as in the ST-GCN Kinetics-skeleton release.
 
 Joint order: OpenPose COCO output (Cao et al., CVPR 2017). Edges: ST-GCN
 ``net/utils/graph.py`` layout ``openpose`` (yysijie/st-gcn), centre the neck (1).

@@ -29,13 +29,20 @@ class Recording:
     fps
         Nominal source frame rate.
     interpolated
-        Number of coordinate values (single numbers) filled by interpolation.
+        Number of coordinate values (single numbers) filled by interpolation (key points
+        not detected in a frame where their person is present).
     label
         Label found in the file itself (NTU action number, Kinetics ``label_index``), or None.
     label_name
         Class name found in the file itself (Kinetics ``label``), or None.
     info
         Extra integer facts about the recording (NTU setup, camera, performer, ...).
+    confidence
+        float32 (frame, joint, person) detection confidence in [0, 1]: the detector's score
+        (Kinetics, OpenPose, CSV ``<name>_score``), or NTU ``trackingState`` (2 tracked: 1,
+        1 inferred: 0.5, 0 not tracked: 0). 0 where a key point was not detected (its
+        coordinates are interpolated or 0) or its person is absent. None (the default)
+        means 1 wherever the person is present.
     """
 
     recording_id: str
@@ -47,6 +54,15 @@ class Recording:
     label: int | None = None
     label_name: str | None = None
     info: Mapping[str, int] = field(default_factory=dict)
+    confidence: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.confidence is None:
+            present = np.any(self.coords != 0, axis=1)  # (frame, joint, person)
+            present = np.broadcast_to(present.any(axis=1, keepdims=True), present.shape)
+            object.__setattr__(self, "confidence", present.astype(np.float32))
+        else:
+            object.__setattr__(self, "confidence", np.asarray(self.confidence, dtype=np.float32))
 
     @property
     def num_frames(self) -> int:
@@ -86,13 +102,45 @@ def fill_gaps(values: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, int, n
     return flat.reshape(values.shape), count, np.asarray(empty).reshape(values.shape[1:])
 
 
-def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """Read a text file, turning I/O and decoding failures into :class:`ReaderError`."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Largest finite float32: a larger value would become inf when stored."""
+MAX_FILE_BYTES = 1 << 30
+"""Raw files larger than this (1 GiB) are refused before they are read."""
+BOM = b"\xef\xbb\xbf"
+
+
+def read_text(path: Path, encoding: str = "utf-8", max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a text file, turning I/O and decoding failures into :class:`ReaderError`.
+
+    Every reader reads through this function, so all treat a UTF-8 byte-order mark the same
+    way: it is dropped (also for ASCII files). Files over ``max_bytes`` are refused unread.
+    """
     try:
-        return path.read_bytes().decode(encoding)
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ReaderError(path, f"file too large: {size} bytes, limit {max_bytes}")
+        return path.read_bytes().removeprefix(BOM).decode(encoding.removesuffix("-sig"))
     except UnicodeDecodeError as exc:
         raise ReaderError(
             path, f"not a {encoding.removesuffix('-sig')} text file (byte {exc.start})"
         ) from None
     except OSError as exc:
         raise ReaderError(path, f"cannot read file ({exc.strerror})") from None
+    except MemoryError:
+        raise ReaderError(path, "out of memory while reading the file") from None
+
+
+def first_overflow(values: np.ndarray) -> int | None:
+    """Flat index of the first finite value too large for float32, or None."""
+    bad = np.flatnonzero(np.abs(np.asarray(values, dtype=np.float64)) > FLOAT32_MAX)
+    return int(bad[0]) if bad.size else None
+
+
+def check_span(path: Path, seconds: float, max_seconds: float | None, what: str) -> None:
+    """Refuse a recording longer than ``max_seconds`` (``preprocess.max_seconds``) before allocating it."""
+    if max_seconds is not None and not seconds <= max_seconds:
+        raise ReaderError(
+            path,
+            f"recording too long: {what} spans {seconds:.6g} s, more than preprocess.max_seconds "
+            f"= {max_seconds:g} s",
+        )

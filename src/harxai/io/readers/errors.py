@@ -10,7 +10,8 @@ class ReaderError(ValueError):
     """A raw skeleton file, manifest or dataset folder is malformed.
 
     The message is one line: ``<file>: line <n>: <problem>`` (or ``frame <n>``), naming the
-    file, the line or frame when known, and the problem.
+    file, the line or frame when known, and the problem; a problem longer than
+    :data:`MAX_PROBLEM_CHARS` characters is cut.
 
     Parameters
     ----------
@@ -34,7 +35,7 @@ class ReaderError(ValueError):
         frame: int | None = None,
     ) -> None:
         self.path = Path(path)
-        self.problem = _one_line(problem)
+        self.problem = _one_line(problem, MAX_PROBLEM_CHARS)
         self.line = line
         self.frame = frame
         where = [str(self.path)]
@@ -45,5 +46,12 @@ class ReaderError(ValueError):
         super().__init__(_one_line(f"{': '.join(where)}: {self.problem}"))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.splitlines())
+MAX_PROBLEM_CHARS = 300
+"""Problems longer than this are cut (with ``...``) so that a message stays readable."""
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    flat = " ".join(text.splitlines())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 3] + "..."
+    return flat

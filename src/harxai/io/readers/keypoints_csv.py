@@ -19,10 +19,13 @@ Recording file ``<recording_id>.csv``:
   unused). Column order is free. Any other column is an error (unknown key point column).
 * Coordinates are kept as written (pixels or normalised image coordinates; the
   ``preprocess`` stage centres, rotates and scales them).
-* Empty cells and ``NaN`` mark missing detections. They are filled by linear
-  interpolation over time; a gap at the start or end takes the nearest valid value. Every
-  filled value is counted (``interpolated`` in sequences.h5) and logged. A key point
-  missing in every frame is an error.
+* Empty cells and ``NaN`` mark missing detections, and so does a ``<name>_score`` of 0.
+  A key point with a missing x or y gets confidence 0; missing values are filled by linear interpolation over time; a gap at the
+  start or end takes the nearest valid value. Every filled value is counted
+  (``interpolated`` in sequences.h5) and logged. A key point missing in every frame is an
+  error.
+* A UTF-8 byte-order mark is dropped; values beyond float32 and a time span above
+  ``preprocess.max_seconds`` are refused (file and line named).
 
 Manifest CSV (header line, comma separated):
 
@@ -52,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import Recording, fill_gaps, read_text
+from .common import Recording, check_span, fill_gaps, first_overflow, read_text
 from .errors import ReaderError
 
 TIME_COLUMNS = ("time", "frame")
@@ -118,10 +121,19 @@ def _numeric_table(path: Path, text: str, rows: list[tuple[int, str]]) -> dict[s
                 )
             values = coerced
         arrays[col] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    infinite = np.isinf(np.stack(list(arrays.values()), axis=1))
+    table_values = np.stack(list(arrays.values()), axis=1)
+    infinite = np.isinf(table_values)
     if infinite.any():
         r, c = np.argwhere(infinite)[0]
         raise ReaderError(path, f"non-finite value in column {columns[c]!r}", line=rows[int(r)][0])
+    over = first_overflow(np.nan_to_num(table_values))
+    if over is not None:
+        r, c = np.unravel_index(over, table_values.shape)
+        raise ReaderError(
+            path,
+            f"value {table_values[r, c]:g} in column {columns[c]!r} overflows float32",
+            line=rows[int(r)][0],
+        )
     return arrays
 
 
@@ -150,7 +162,9 @@ def _timestamps(
     return values - values[0], fps
 
 
-def read_keypoints_csv(path: str | Path, joints: Sequence[str], *, fps: float | None = None) -> Recording:
+def read_keypoints_csv(
+    path: str | Path, joints: Sequence[str], *, fps: float | None = None, max_seconds: float | None = None
+) -> Recording:
     """Read one key-point CSV (format in the module docstring) as a :class:`Recording`.
 
     Parameters
@@ -161,6 +175,8 @@ def read_keypoints_csv(path: str | Path, joints: Sequence[str], *, fps: float | 
         Key point names of the layout, in joint order.
     fps
         Source frame rate (manifest or dataset value); None estimates it from ``time``.
+    max_seconds
+        Longest time span accepted (None: no limit).
 
     Returns
     -------
@@ -187,9 +203,17 @@ def read_keypoints_csv(path: str | Path, joints: Sequence[str], *, fps: float | 
     _check_field_counts(path, rows, len(columns))
     table = _numeric_table(path, text, rows)
     times, fps = _timestamps(path, table[time_column], time_column, fps, rows)
+    check_span(path, float(times[-1]), max_seconds, f"column {time_column!r}")
     x = np.stack([table[f"{j}_x"] for j in joints], axis=1)
     y = np.stack([table[f"{j}_y"] for j in joints], axis=1)
     values = np.stack([x, y], axis=1)  # (frame, channel, joint)
+    detected = ~np.isnan(values).any(axis=1)  # (frame, joint)
+    score = np.stack(
+        [table.get(f"{j}_score", np.ones(len(rows))) for j in joints], axis=1
+    )  # (frame, joint); an empty score cell with coordinates counts as 1
+    score = np.where(np.isnan(score), 1.0, np.clip(score, 0.0, 1.0))
+    detected &= score > 0
+    values = np.where((score > 0)[:, None, :], values, np.nan)  # a lone x or y is kept as written
     empty = np.isnan(values).all(axis=0)
     if empty.any():
         c, v = np.argwhere(empty)[0]
@@ -204,4 +228,5 @@ def read_keypoints_csv(path: str | Path, joints: Sequence[str], *, fps: float | 
         timestamps=times,
         fps=float(fps),
         interpolated=count,
+        confidence=np.where(detected, score, 0.0)[:, :, None],
     )

@@ -29,6 +29,15 @@ Deviations from the ST-GCN feeder, so that the sequence suits resampling over ti
   (nearest value at the ends; counted as interpolated); a key point never detected in a
   slot stays 0, and a slot with no person in a frame is 0 (absent person);
 * coordinates are not centred or flipped (the ``preprocess`` stage normalises).
+
+Confidence: a key point is detected when its coordinates are not both 0 and its score is
+positive; its confidence is its score. Exports without scores (every score 0, e.g. the
+tf-pose conversions of NTU videos) give every key point with coordinates confidence 1.
+Undetected key points get confidence 0 (their interpolated coordinates are not observations).
+
+Limits: ``frame_index`` must be an integer (``5.0`` is accepted as 5); a time span above
+``max_seconds`` is refused before anything is allocated; nesting too deep for the JSON parser,
+integers too long to convert and values that overflow float32 are refused naming the file.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Recording, fill_gaps, read_text
+from .common import Recording, check_span, fill_gaps, first_overflow, read_text
 from .errors import ReaderError
 
 
@@ -49,22 +58,50 @@ def _numbers(path: Path, values: Any, key: str, frame: int) -> np.ndarray:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ReaderError(path, f"non-numeric value {v!r} in {key!r}", frame=frame)
-    out = np.asarray(values, dtype=np.float64)
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise ReaderError(path, f"value in {key!r} overflows float32", frame=frame) from None
     if not np.isfinite(out).all():
         raise ReaderError(path, f"non-finite value in {key!r}", frame=frame)
+    over = first_overflow(out)
+    if over is not None:
+        raise ReaderError(path, f"value {out[over]:g} in {key!r} overflows float32", frame=frame)
     return out
+
+
+def load_json(path: Path, text: str) -> Any:
+    """``json.loads`` with every parser failure turned into a :class:`ReaderError` naming the file."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReaderError(
+            path, f"truncated or invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
+        ) from None
+    except RecursionError:
+        raise ReaderError(path, "JSON nested too deeply for the parser (recursion limit)") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ReaderError(path, f"JSON value exceeds a parser limit: {exc}") from None
+    except MemoryError:
+        raise ReaderError(path, "out of memory while parsing the JSON file") from None
+
+
+def frame_number(path: Path, value: Any, what: str) -> int:
+    """An integer frame number: an int, or a float with an integral value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReaderError(path, f"{what}: non-numeric or missing 'frame_index' {value!r}")
+    if isinstance(value, float):
+        if not (np.isfinite(value) and value == int(value)):
+            raise ReaderError(path, f"{what}: 'frame_index' {value!r} is not an integer")
+        return int(value)
+    return value
 
 
 def _load(path: Path) -> dict[str, Any]:
     text = read_text(path)
     if not text.strip():
         raise ReaderError(path, "truncated file: empty JSON file (zero frames)")
-    try:
-        content = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReaderError(
-            path, f"truncated or invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno
-        ) from None
+    content = load_json(path, text)
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise ReaderError(path, "not a Kinetics-skeleton file: no 'data' list at the top level")
     return content
@@ -76,9 +113,7 @@ def _frame_people(
     """(frame_index, [(pose (joint, 2), score (joint,)), ...]) of one ``data`` entry."""
     if not isinstance(entry, dict):
         raise ReaderError(path, f"data entry {position} is not an object")
-    index = entry.get("frame_index")
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise ReaderError(path, f"data entry {position}: non-numeric or missing 'frame_index' {index!r}")
+    index = frame_number(path, entry.get("frame_index"), f"data entry {position}")
     people = entry.get("skeleton", [])
     if not isinstance(people, list):
         raise ReaderError(path, "'skeleton' is not a list", frame=index)
@@ -126,7 +161,12 @@ def _fill_slots(coords: np.ndarray, occupied: np.ndarray, times: np.ndarray) -> 
 
 
 def read_kinetics_json(
-    path: str | Path, *, max_persons: int = 2, fps: float = 30.0, num_joints: int = 18
+    path: str | Path,
+    *,
+    max_persons: int = 2,
+    fps: float = 30.0,
+    num_joints: int = 18,
+    max_seconds: float | None = None,
 ) -> Recording:
     """Read one Kinetics-skeleton JSON file as a :class:`Recording`.
 
@@ -140,6 +180,8 @@ def read_kinetics_json(
         Frame rate of ``frame_index``.
     num_joints
         Joints per person expected by the layout (18 for OpenPose COCO-18).
+    max_seconds
+        Longest time span accepted (None: no limit).
 
     Returns
     -------
@@ -166,12 +208,24 @@ def read_kinetics_json(
     frames = [frames[i] for i in order if frames[i][1]]
     if not frames:
         raise ReaderError(path, f"no person in any of the {len(indices)} frames")
+    check_span(
+        path,
+        (frames[-1][0] - frames[0][0]) / float(fps),
+        max_seconds,
+        f"frame_index {frames[0][0]} to {frames[-1][0]} at {fps:g} fps",
+    )
+    scored = any(float(score.max(initial=0.0)) > 0 for _, people in frames for _, score in people)
     coords = np.zeros((len(frames), 2, num_joints, max_persons))
+    confidence = np.zeros((len(frames), num_joints, max_persons), dtype=np.float32)
     occupied = np.zeros((len(frames), max_persons), dtype=bool)
     for t, (_, people) in enumerate(frames):
         for m, i in enumerate(rank_people(people)[:max_persons]):
-            pose = np.where((people[i][0] == 0).all(axis=1, keepdims=True), np.nan, people[i][0])
-            coords[t, :, :, m] = pose.T
+            pose, score = people[i]
+            detected = ~(pose == 0).all(axis=1)
+            if scored:
+                detected &= score > 0
+            coords[t, :, :, m] = np.where(detected[:, None], pose, np.nan).T
+            confidence[t, :, m] = np.where(detected, np.clip(score, 0.0, 1.0) if scored else 1.0, 0.0)
             occupied[t, m] = True
     times = (np.array([f[0] for f in frames], dtype=np.float64) - frames[0][0]) / float(fps)
     interpolated = _fill_slots(coords, occupied, times)
@@ -186,4 +240,5 @@ def read_kinetics_json(
         interpolated=interpolated,
         label=label if isinstance(label, int) and not isinstance(label, bool) else None,
         label_name=name if isinstance(name, str) else None,
+        confidence=confidence,
     )
