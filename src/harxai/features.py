@@ -133,11 +133,30 @@ def _stencil_valid(present: np.ndarray, span: int) -> np.ndarray:
 
 
 def _mask(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Zero (sample, channel, frame, joint, person) values where ``valid`` (sample, frame, person) is False."""
-    return np.asarray(values * valid[:, None, :, None, :])
+    """Zero (sample, channel, frame, joint, person) values where ``valid`` is False.
+
+    ``valid`` is (sample, frame, person) or per key point (sample, frame, joint, person).
+    """
+    if valid.ndim == 3:
+        return np.asarray(values * valid[:, None, :, None, :])
+    return np.asarray(values * valid[:, None])
 
 
-def joint_features(data: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
+def detected(data: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+    """Which key points count as detected, shape (sample, frame, joint, person).
+
+    ``confidence > 0`` (and the person present) when given, else every key point of a present
+    person.
+    """
+    present = presence(data)[:, :, None, :]
+    if confidence is None:
+        return np.asarray(np.broadcast_to(present, (data.shape[0], data.shape[2], data.shape[3], data.shape[4])))
+    return np.asarray((np.asarray(confidence) > 0) & present)
+
+
+def joint_features(
+    data: np.ndarray, layout: SkeletonLayout, confidence: np.ndarray | None = None
+) -> np.ndarray:
     """Joint group ``[x ; x - x_centre]``.
 
     Parameters
@@ -146,27 +165,33 @@ def joint_features(data: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
         Coordinates, shape (sample, channel, frame, joint, person).
     layout
         Layout whose ``center`` is the reference joint.
+    confidence
+        (sample, frame, joint, person) key-point confidence, or None.
 
     Returns
     -------
     numpy.ndarray
-        Shape (sample, 2 * channel, frame, joint, person); zero where a person is absent.
+        Shape (sample, 2 * channel, frame, joint, person); the relative half is zero where
+        the joint or the centre is not detected.
     """
     x = np.asarray(data, dtype=np.float64)
+    seen = detected(x, confidence)
     relative = x - x[:, :, :, layout.center : layout.center + 1]
-    return np.concatenate([x, _mask(relative, presence(x))], axis=1)
+    return np.concatenate([x, _mask(relative, seen & seen[:, :, layout.center : layout.center + 1])], axis=1)
 
 
-def velocity_features(data: np.ndarray) -> np.ndarray:
+def velocity_features(data: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
     """Velocity group ``[x(t+1) - x(t) ; (x(t+2) - x(t)) / 2]``.
 
-    Both halves are 0 unless the person is present in frames ``t, t+1, t+2``; the last two
-    frames are therefore 0, as in the seed.
+    Both halves are 0 unless the key point is detected (its person present) in frames
+    ``t, t+1, t+2``; the last two frames are therefore 0, as in the seed.
 
     Parameters
     ----------
     data
         Coordinates, shape (sample, channel, frame, joint, person).
+    confidence
+        (sample, frame, joint, person) key-point confidence, or None.
 
     Returns
     -------
@@ -178,15 +203,18 @@ def velocity_features(data: np.ndarray) -> np.ndarray:
     fast = np.zeros_like(x)
     slow[:, :, :-1] = x[:, :, 1:] - x[:, :, :-1]
     fast[:, :, :-2] = (x[:, :, 2:] - x[:, :, :-2]) / 2.0
-    valid = _stencil_valid(presence(x), 2)
+    valid = _stencil_valid(detected(x, confidence), 2)
     return np.concatenate([_mask(slow, valid), _mask(fast, valid)], axis=1)
 
 
-def bone_features(data: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
+def bone_features(
+    data: np.ndarray, layout: SkeletonLayout, confidence: np.ndarray | None = None
+) -> np.ndarray:
     """Bone group ``[b ; arccos(b_c / (||b|| + 1e-4))]`` with ``b = x_v - x_parent(v)``.
 
     Parents come from ``layout.parents()`` (the bone tree rooted at the centre joint, whose
-    bone is 0). The angles of absent person-frames are 0 (the seed gives pi/2).
+    bone is 0). Vector and angles are 0 unless the joint and its parent are detected (the
+    seed gives angles pi/2 for absent persons).
 
     Parameters
     ----------
@@ -194,6 +222,8 @@ def bone_features(data: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
         Coordinates, shape (sample, channel, frame, joint, person).
     layout
         Skeleton layout.
+    confidence
+        (sample, frame, joint, person) key-point confidence, or None.
 
     Returns
     -------
@@ -201,10 +231,13 @@ def bone_features(data: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
         Shape (sample, 2 * channel, frame, joint, person).
     """
     x = np.asarray(data, dtype=np.float64)
-    bone = x - x[:, :, :, layout.parents()]
+    parents = layout.parents()
+    bone = x - x[:, :, :, parents]
     length = np.sqrt(np.sum(bone**2, axis=1, keepdims=True))
     angle = np.arccos(np.clip(bone / (length + BONE_EPS), -1.0, 1.0))
-    return np.concatenate([bone, _mask(angle, presence(x))], axis=1)
+    seen = detected(x, confidence)
+    valid = seen & seen[:, :, parents]
+    return np.concatenate([_mask(bone, valid), _mask(angle, valid)], axis=1)
 
 
 def lowpass(values: np.ndarray, order: int = 8, cutoff: float = 0.5) -> np.ndarray:
@@ -238,12 +271,14 @@ def default_padlen(sos: np.ndarray) -> int:
     return 3 * ntaps
 
 
-def acceleration_features(data: np.ndarray, params: FeatureParams | None = None) -> np.ndarray:
+def acceleration_features(
+    data: np.ndarray, params: FeatureParams | None = None, confidence: np.ndarray | None = None
+) -> np.ndarray:
     """Acceleration group ``[v_s(t+1) - v_s(t) ; (v_f(t+2) - v_f(t)) / 2]``.
 
     ``v_s`` and ``v_f`` are the two halves of :func:`velocity_features`, first smoothed by
     :func:`lowpass` when ``params.butterworth``. A value is 0 unless both velocities it
-    differences are valid (person present in frames ``t .. t+3`` for the slow and
+    differences are valid (key point detected in frames ``t .. t+3`` for the slow and
     ``t .. t+4`` for the fast half).
 
     Parameters
@@ -252,13 +287,18 @@ def acceleration_features(data: np.ndarray, params: FeatureParams | None = None)
         Coordinates, shape (sample, channel, frame, joint, person).
     params
         Filter settings (default: :class:`FeatureParams` defaults).
+    confidence
+        (sample, frame, joint, person) key-point confidence, or None.
 
     Returns
     -------
     numpy.ndarray
         Shape (sample, 2 * channel, frame, joint, person).
     """
-    return _acceleration(velocity_features(data), presence(np.asarray(data)), params or FeatureParams())
+    x = np.asarray(data)
+    return _acceleration(
+        velocity_features(x, confidence), detected(x, confidence), params or FeatureParams()
+    )
 
 
 def _acceleration(velocity: np.ndarray, present: np.ndarray, params: FeatureParams) -> np.ndarray:
@@ -275,7 +315,9 @@ def _acceleration(velocity: np.ndarray, present: np.ndarray, params: FeaturePara
     )
 
 
-def compute_features(data: np.ndarray, layout: SkeletonLayout, params: FeatureParams) -> np.ndarray:
+def compute_features(
+    data: np.ndarray, layout: SkeletonLayout, params: FeatureParams, confidence: np.ndarray | None = None
+) -> np.ndarray:
     """All four feature groups.
 
     Parameters
@@ -286,6 +328,8 @@ def compute_features(data: np.ndarray, layout: SkeletonLayout, params: FeaturePa
         Skeleton layout (centre joint and bone tree).
     params
         Filter settings of the acceleration group.
+    confidence
+        (sample, frame, joint, person) key-point confidence, or None (module docstring).
 
     Returns
     -------
@@ -304,11 +348,11 @@ def compute_features(data: np.ndarray, layout: SkeletonLayout, params: FeaturePa
         )
     num_samples, num_channels = x.shape[:2]
     out = np.empty((num_samples, len(FEATURE_GROUPS), 2 * num_channels, *x.shape[2:]), dtype=np.float32)
-    velocity = velocity_features(x)
-    out[:, FEATURE_GROUPS.index("joint")] = joint_features(x, layout)
+    velocity = velocity_features(x, confidence)
+    out[:, FEATURE_GROUPS.index("joint")] = joint_features(x, layout, confidence)
     out[:, FEATURE_GROUPS.index("velocity")] = velocity
-    out[:, FEATURE_GROUPS.index("bone")] = bone_features(x, layout)
-    out[:, FEATURE_GROUPS.index("acceleration")] = _acceleration(velocity, presence(x), params)
+    out[:, FEATURE_GROUPS.index("bone")] = bone_features(x, layout, confidence)
+    out[:, FEATURE_GROUPS.index("acceleration")] = _acceleration(velocity, detected(x, confidence), params)
     return out
 
 
@@ -326,7 +370,8 @@ def compute_feature_file(
         ``features.h5`` to write. Datasets: ``features`` float32 (sample, group, channel, frame,
         joint, person) and every per-sample dataset of the input (``label``, ``recording_id``,
         ``group``, ``split``, ``window_start``, ``padded``, ...) copied. Attributes: those of the
-        input (``dataset``, ``layout``, ``class_names``, ``task``, ``num_channels``, ``fps``,
+        input (``confidence`` (sample, frame, joint, person) when the input has it;
+        ``dataset``, ``layout``, ``class_names``, ``task``, ``num_channels``, ``fps``,
         ``segment``, ...) plus ``groups`` (JSON list) and ``channel_names`` (JSON
         {group: [names]}); provenance ``config`` holds the parameters.
     params
@@ -336,6 +381,7 @@ def compute_feature_file(
     content = read_hdf5(input_path, expected={"data": WINDOW_DIMS})
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
     data = content["data"]
+    confidence = content["confidence"] if "confidence" in content else None
     num_samples, num_channels, num_frames, num_joints, num_persons = data.shape
     names = channel_names(num_channels)
     out = np.zeros(
@@ -343,10 +389,13 @@ def compute_feature_file(
     )
     for start in range(0, num_samples, CHUNK_SAMPLES):
         stop = min(start + CHUNK_SAMPLES, num_samples)
-        out[start:stop] = compute_features(data[start:stop], layout, p)
+        conf = None if confidence is None else confidence[start:stop]
+        out[start:stop] = compute_features(data[start:stop], layout, p, conf)
         if stop < num_samples and stop // PROGRESS_EVERY > start // PROGRESS_EVERY:
             log.info("features of %d / %d samples", stop, num_samples)
     arrays: dict[str, Array] = {"features": Array(out, dims=FEATURE_DIMS)}
+    if confidence is not None:
+        arrays["confidence"] = Array(confidence, dims=("sample", "frame", "joint", "person"))
     for key, dims in content.dims.items():
         if dims == ("sample",):
             units = "s" if key == "window_start" else None

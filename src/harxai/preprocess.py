@@ -20,6 +20,25 @@ Absent persons. A person whose coordinates are all zero in a frame is absent in 
 exactly zero, and zero padding marks padded frames the same way, so that
 :mod:`harxai.features` can recognise them.
 
+Missing key points. ``sequences.h5`` carries each key point's ``confidence`` (0: not
+detected; the readers interpolate such a key point over time, or leave it 0 when its person
+never shows it). Confidence is resampled with the coordinates (linear, and 0 wherever a
+bracketing source frame has 0). Step 3 measures the reference point and the trunk length on
+detected key points only: the trunk on frames where every trunk joint of person 0 is
+detected, the origin on frames where its reference joints are. Afterwards the undetected key
+points are filled by ``preprocess.missing``: ``interpolate`` (default) keeps the readers'
+interpolation over time, ``zero`` sets them to 0 (the ST-GCN convention); under both a key
+point never detected for a person is 0. ``windows.h5`` stores ``confidence`` (sample, frame,
+joint, person), 0 for undetected key points, absent persons and padding.
+
+Bad recordings. A recording that cannot be preprocessed (longer than ``max_seconds``;
+person 0 present in fewer than ``min_person_frames`` frames; no frame with the trunk
+detected; a degenerate trunk) raises :class:`BadRecording`. Under the dataset's
+``on_bad_recording: skip`` (default) it is left out with a warning and listed, with the
+recordings the ingest stage set aside, in ``rejected.csv`` (columns ``recording_id, file,
+stage, reason``); under ``error`` the job stops naming the source file. A dataset that lost
+recordings and is left without training recordings of two classes fails.
+
 :func:`preprocess_file` is the file-level entry point of rule ``preprocess_sequences``.
 """
 
@@ -35,6 +54,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .io import Array, HDF5Content, read_hdf5, write_hdf5
+from .io.atomic import write_text_atomic
 from .skeletons import SkeletonLayout
 
 log = logging.getLogger(__name__)
@@ -64,6 +84,14 @@ RENAMED = {"fps": "source_fps"}
 """Per-sample datasets renamed in ``windows.h5`` (its ``fps`` attribute is the target rate)."""
 
 _TIME_EPS = 1e-6  # frames; absorbs rounding in t_last * fps
+MISSING_POLICIES = ("interpolate", "zero")
+NOT_CARRIED = ("offsets", "lengths", "source_file")
+"""Per-recording datasets of ``sequences.h5`` not repeated into ``windows.h5``."""
+REJECTED_COLUMNS = ("recording_id", "file", "stage", "reason")
+
+
+class BadRecording(ValueError):
+    """One recording cannot be preprocessed (set aside under ``on_bad_recording: skip``)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,12 @@ class PreprocessParams:
         Window length and overlap of consecutive windows (segment ``windows``).
     fixed_frames
         Frames per sample (segment ``fixed``).
+    missing
+        Fill of undetected key points after normalisation: ``interpolate`` or ``zero``.
+    max_seconds
+        Longest recording accepted (seconds); a longer one is a bad recording.
+    min_person_frames
+        Fewest source frames in which person 0 must be present.
     """
 
     segment: str
@@ -97,8 +131,17 @@ class PreprocessParams:
     window_seconds: float = 5.0
     window_overlap_seconds: float = 2.5
     fixed_frames: int = 150
+    missing: str = "interpolate"
+    max_seconds: float = 1800.0
+    min_person_frames: int = 2
 
     def __post_init__(self) -> None:
+        if self.missing not in MISSING_POLICIES:
+            raise ValueError(f"preprocess.missing must be one of {MISSING_POLICIES}, got {self.missing!r}")
+        if not self.max_seconds > 0:
+            raise ValueError(f"preprocess.max_seconds must be > 0, got {self.max_seconds}")
+        if self.min_person_frames < 1:
+            raise ValueError(f"preprocess.min_person_frames must be >= 1, got {self.min_person_frames}")
         if self.segment not in SEGMENTS:
             raise ValueError(f"preprocess: segment must be one of {SEGMENTS}, got {self.segment!r}")
         if not self.target_fps > 0:
@@ -224,18 +267,45 @@ def resample(
     ts = np.asarray(timestamps, dtype=np.float64)
     x = np.asarray(coords, dtype=np.float64)
     _check_timestamps(ts, x.shape[0], name)
-    num_out = resampled_length(float(ts[-1]), target_fps)
-    new_t = np.arange(num_out, dtype=np.float64) / target_fps
+    new_t, i0, i1, w = _resample_index(ts, target_fps)
     if ts.shape[0] == 1:
-        return np.repeat(x, num_out, axis=0), new_t
-    i0 = np.clip(np.searchsorted(ts, new_t, side="right") - 1, 0, ts.shape[0] - 2)
-    i1 = i0 + 1
-    w = np.clip((new_t - ts[i0]) / (ts[i1] - ts[i0]), 0.0, 1.0)
+        return np.repeat(x, new_t.shape[0], axis=0), new_t
     out = x[i0] * (1.0 - w)[:, None, None, None] + x[i1] * w[:, None, None, None]
     present = presence(x)
     keep = np.where(w[:, None] > 0, present[i1], True) & np.where(w[:, None] < 1, present[i0], True)
     out *= keep[:, None, None, :]
     return out, new_t
+
+
+def _resample_index(
+    ts: np.ndarray, target_fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Output times and, per output frame, the bracketing source frames and the weight of the later."""
+    num_out = resampled_length(float(ts[-1]), target_fps)
+    new_t = np.arange(num_out, dtype=np.float64) / target_fps
+    if ts.shape[0] == 1:
+        zero = np.zeros(num_out, dtype=np.int64)
+        return new_t, zero, zero, np.zeros(num_out)
+    i0 = np.clip(np.searchsorted(ts, new_t, side="right") - 1, 0, ts.shape[0] - 2)
+    i1 = i0 + 1
+    w = np.clip((new_t - ts[i0]) / (ts[i1] - ts[i0]), 0.0, 1.0)
+    return new_t, i0, i1, w
+
+
+def resample_confidence(confidence: np.ndarray, timestamps: np.ndarray, target_fps: float) -> np.ndarray:
+    """Resample (frame, joint, person) confidence like :func:`resample` resamples coordinates.
+
+    Linear interpolation over time, and 0 wherever a source frame with a nonzero weight has
+    confidence 0: a key point is detected in an output frame only if it is detected in the
+    source frames it is interpolated from.
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    c = np.asarray(confidence, dtype=np.float64)
+    _, i0, i1, w = _resample_index(ts, target_fps)
+    wb = w[:, None, None]
+    out = c[i0] * (1.0 - wb) + c[i1] * wb
+    keep = np.where(wb > 0, c[i1] > 0, True) & np.where(wb < 1, c[i0] > 0, True)
+    return np.asarray(out * keep)
 
 
 def median_filter(coords: np.ndarray, window: int = 5) -> np.ndarray:
@@ -290,6 +360,7 @@ def normalize(
     trunk_scale: float = 2.0,
     centre_on: CentreOn = "mid_pelvis",
     name: str = "sequence",
+    confidence: np.ndarray | None = None,
 ) -> np.ndarray:
     """Translate and scale a recording by its median reference point and trunk length.
 
@@ -299,7 +370,9 @@ def normalize(
     times the median over frames of the trunk length of person 0, the distance between the
     means of the ``trunk_top`` and the ``trunk_bottom`` joints (MovementOutcome divides by
     2 x 2 trunk lengths; the default here is 2). Only frames where person 0 is present enter
-    the medians. Both are applied to all persons; absent person-frames stay zero.
+    the medians; with ``confidence``, only frames where the joints measured (trunk joints
+    for the length, reference joints for the origin) are detected (confidence > 0). Both are
+    applied to all persons; absent person-frames stay zero.
 
     Parameters
     ----------
@@ -313,6 +386,8 @@ def normalize(
         ``"mid_pelvis"`` or ``"center"``.
     name
         Recording name used in error messages.
+    confidence
+        (frame, joint, person) key-point confidence; None: every present key point counts.
 
     Returns
     -------
@@ -321,28 +396,37 @@ def normalize(
 
     Raises
     ------
-    ValueError
-        If person 0 is never present or the median trunk length is 0 or not finite.
+    BadRecording
+        If person 0 is never present, its trunk is never detected, or the median trunk
+        length is 0 or not finite.
     """
     x = np.asarray(coords, dtype=np.float64)
     present = presence(x)
     if not present[:, 0].any():
-        raise ValueError(f"{name}: person 0 is absent in every frame; cannot normalise")
-    body = x[present[:, 0], :, :, 0]  # (frame, channel, joint)
-    top = body[:, :, list(layout.trunk_top)].mean(axis=-1)
-    bottom = body[:, :, list(layout.trunk_bottom)].mean(axis=-1)
+        raise BadRecording(f"{name}: person 0 is absent in every frame; cannot normalise")
+    if centre_on not in ("mid_pelvis", "center"):
+        raise ValueError(f"normalize: centre_on must be 'mid_pelvis' or 'center', got {centre_on!r}")
+    seen = present[:, 0, None] if confidence is None else (np.asarray(confidence)[:, :, 0] > 0)
+    seen = np.broadcast_to(seen & present[:, 0, None], (x.shape[0], x.shape[2]))  # (frame, joint)
+    top_j, bottom_j = list(layout.trunk_top), list(layout.trunk_bottom)
+    ref_j = bottom_j if centre_on == "mid_pelvis" else [layout.center]
+    trunk_frames = seen[:, top_j + bottom_j].all(axis=1)
+    ref_frames = seen[:, ref_j].all(axis=1)
+    if not trunk_frames.any() or not ref_frames.any():
+        raise BadRecording(
+            f"{name}: no trunk: joints {top_j} and {bottom_j} of layout {layout.name!r} (trunk) or "
+            f"{ref_j} (reference point) are never detected together in person 0; cannot normalise"
+        )
+    body = x[:, :, :, 0]  # (frame, channel, joint)
+    top = body[trunk_frames][:, :, top_j].mean(axis=-1)
+    bottom = body[trunk_frames][:, :, bottom_j].mean(axis=-1)
     trunk = float(np.median(np.linalg.norm(top - bottom, axis=1)))
     if not (np.isfinite(trunk) and trunk > 1e-12):
-        raise ValueError(
-            f"{name}: degenerate median trunk length {trunk} between joints {list(layout.trunk_top)} "
-            f"and {list(layout.trunk_bottom)} of layout {layout.name!r}; cannot normalise"
+        raise BadRecording(
+            f"{name}: degenerate median trunk length {trunk} between joints {top_j} "
+            f"and {bottom_j} of layout {layout.name!r}; cannot normalise"
         )
-    if centre_on == "mid_pelvis":
-        reference = bottom
-    elif centre_on == "center":
-        reference = body[:, :, layout.center]
-    else:
-        raise ValueError(f"normalize: centre_on must be 'mid_pelvis' or 'center', got {centre_on!r}")
+    reference = body[ref_frames][:, :, ref_j].mean(axis=-1)
     origin = np.median(reference, axis=0)  # (channel,)
     out = (x - origin[None, :, None, None]) / (trunk_scale * trunk)
     out *= present[:, None, None, :]
@@ -437,8 +521,9 @@ def preprocess_recording(
     layout: SkeletonLayout,
     params: PreprocessParams,
     name: str = "sequence",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Resample, filter, normalise and segment one recording.
+    confidence: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Resample, filter, normalise, fill missing key points and segment one recording.
 
     Parameters
     ----------
@@ -452,6 +537,8 @@ def preprocess_recording(
         Preprocessing parameters.
     name
         Recording name used in error messages.
+    confidence
+        (frame, joint, person) key-point confidence; None: 1 wherever the person is present.
 
     Returns
     -------
@@ -463,16 +550,68 @@ def preprocess_recording(
         bool, shape (sample,).
     num_frames : int
         Frames of the recording after resampling.
+    confidence : numpy.ndarray
+        float64, shape (sample, frame, joint, person); 0 for missing key points and padding.
+
+    Raises
+    ------
+    BadRecording
+        Too long, person 0 present in too few frames, no trunk (see the module docstring).
     """
-    x, _ = resample(coords, timestamps, params.target_fps, name)
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.size and np.isfinite(ts[-1]) and ts[-1] > params.max_seconds:
+        raise BadRecording(
+            f"{name}: recording too long: {ts[-1]:.6g} s, more than preprocess.max_seconds = "
+            f"{params.max_seconds:g} s"
+        )
+    raw_present = presence(np.asarray(coords))
+    if int(raw_present[:, 0].sum()) < params.min_person_frames:
+        raise BadRecording(
+            f"{name}: person 0 present in {int(raw_present[:, 0].sum())} frames, fewer than "
+            f"preprocess.min_person_frames = {params.min_person_frames}"
+        )
+    if confidence is None:
+        confidence = np.broadcast_to(raw_present[:, None, :], (raw_present.shape[0], coords.shape[2], raw_present.shape[1]))
+    x, _ = resample(coords, ts, params.target_fps, name)
+    conf = resample_confidence(confidence, ts, params.target_fps) * presence(x)[:, None, :]
     x = median_filter(x, params.median_window)
     if params.normalize:
-        x = normalize(x, layout, params.trunk_scale, params.centre_on, name)
+        x = normalize(x, layout, params.trunk_scale, params.centre_on, name, conf)
+    x = fill_missing(x, conf, params.missing)
     if params.segment == "windows":
         samples, starts, padded = segment_windows(x, params.window_frames, params.hop_frames)
+        conf_samples, _, _ = segment_windows(conf, params.window_frames, params.hop_frames)
     else:
         samples, starts, padded = segment_fixed(x, params.fixed_frames)
-    return samples, starts / params.target_fps, padded, x.shape[0]
+        conf_samples, _, _ = segment_fixed(conf, params.fixed_frames)
+    return samples, starts / params.target_fps, padded, x.shape[0], conf_samples
+
+
+def fill_missing(coords: np.ndarray, confidence: np.ndarray, policy: str) -> np.ndarray:
+    """Apply the ``missing`` policy to undetected key points of present persons.
+
+    ``interpolate`` keeps their coordinates (the readers' interpolation over time) except
+    for key points never detected for that person, which become 0; ``zero`` sets every
+    undetected key point to 0. Absent person-frames stay 0.
+
+    Parameters
+    ----------
+    coords
+        (frame, channel, joint, person) coordinates.
+    confidence
+        (frame, joint, person) confidence, 0 where undetected.
+    policy
+        ``interpolate`` or ``zero``.
+    """
+    if policy not in MISSING_POLICIES:
+        raise ValueError(f"preprocess.missing must be one of {MISSING_POLICIES}, got {policy!r}")
+    x = np.array(coords, dtype=np.float64)
+    detected = np.asarray(confidence) > 0
+    if policy == "zero":
+        drop = ~detected
+    else:
+        drop = np.broadcast_to(~detected.any(axis=0, keepdims=True), detected.shape)
+    return np.asarray(x * ~drop[:, None, :, :])
 
 
 @dataclass
@@ -491,6 +630,10 @@ class Samples:
         int8, shape (sample,).
     valid_frames
         int64, shape (sample,): frames holding data (the rest is zero padding).
+    confidence
+        float32, shape (sample, frame, joint, person).
+    rejected
+        Recordings set aside: dicts with ``recording_id, file, stage, reason``.
     """
 
     data: np.ndarray
@@ -498,6 +641,8 @@ class Samples:
     window_start: np.ndarray
     padded: np.ndarray
     valid_frames: np.ndarray
+    confidence: np.ndarray | None = None
+    rejected: list[dict[str, str]] | None = None
 
 
 def _check_offsets(content: HDF5Content) -> tuple[np.ndarray, np.ndarray]:
@@ -514,60 +659,119 @@ def _check_offsets(content: HDF5Content) -> tuple[np.ndarray, np.ndarray]:
     return offsets, lengths
 
 
-def preprocess_sequences(content: HDF5Content, layout: SkeletonLayout, params: PreprocessParams) -> Samples:
+def _source(content: HDF5Content, i: int) -> str:
+    return str(content["source_file"][i]) if "source_file" in content else str(content.path)
+
+
+def preprocess_sequences(
+    content: HDF5Content, layout: SkeletonLayout, params: PreprocessParams, on_bad_recording: str = "skip"
+) -> Samples:
     """Preprocess every recording of a loaded ``sequences.h5``.
 
     Parameters
     ----------
     content
-        The file read with :data:`SEQUENCE_DIMS`.
+        The file read with :data:`SEQUENCE_DIMS` (and ``confidence``, ``source_file`` when present).
     layout
         Skeleton layout of the file.
     params
         Preprocessing parameters.
+    on_bad_recording
+        ``skip``: a :class:`BadRecording` is left out and listed in ``Samples.rejected``;
+        ``error``: it stops the job, naming the source file.
 
     Returns
     -------
     Samples
-        All samples in recording order.
+        All samples of the kept recordings in recording order.
     """
+    if on_bad_recording not in ("skip", "error"):
+        raise ValueError(f"on_bad_recording must be skip or error, got {on_bad_recording!r}")
     offsets, lengths = _check_offsets(content)
     coords, timestamps, ids = content["coords"], content["timestamps"], content["recording_id"]
+    confidence = content["confidence"] if "confidence" in content else None
     num_rec = offsets.shape[0]
     last_t = timestamps[offsets + lengths - 1] if num_rec else np.zeros(0)
-    counts = np.array(
-        [count_samples(resampled_length(float(t), params.target_fps), params) for t in last_t], dtype=np.int64
-    )
+    rejected: list[dict[str, str]] = []
+    kept = np.ones(num_rec, dtype=bool)
+
+    def reject(i: int, exc: BadRecording) -> None:
+        source = _source(content, i)
+        if on_bad_recording == "error":
+            raise BadRecording(f"{source}: {exc}") from None
+        log.warning("set aside %s (on_bad_recording: skip): %s", source, exc)
+        rejected.append(
+            {"recording_id": str(ids[i]), "file": source, "stage": "preprocess", "reason": str(exc)}
+        )
+        kept[i] = False
+
+    counts = np.zeros(num_rec, dtype=np.int64)
+    for i, t in enumerate(last_t):
+        if not (np.isfinite(t) and t <= params.max_seconds):  # refused before anything is allocated
+            reject(
+                i,
+                BadRecording(
+                    f"{content.path}: recording {str(ids[i])!r}: recording too long: {float(t):.6g} s, "
+                    f"more than preprocess.max_seconds = {params.max_seconds:g} s"
+                ),
+            )
+            continue
+        counts[i] = count_samples(resampled_length(float(t), params.target_fps), params)
     _, num_channels, num_joints, num_persons = coords.shape
     data = np.zeros(
         (int(counts.sum()), num_channels, params.sample_frames, num_joints, num_persons), np.float32
     )
+    conf_out = np.zeros((data.shape[0], params.sample_frames, num_joints, num_persons), np.float32)
     starts = np.zeros(data.shape[0], dtype=np.float32)
     padded = np.zeros(data.shape[0], dtype=np.int8)
     valid = np.zeros(data.shape[0], dtype=np.int64)
     first = np.concatenate([[0], np.cumsum(counts)])
     for i in range(num_rec):
+        if not kept[i]:
+            continue
         sl = slice(offsets[i], offsets[i] + lengths[i])
         name = f"{content.path}: recording {str(ids[i])!r}"
-        samples, win_start, pad, num_frames = preprocess_recording(
-            coords[sl], timestamps[sl], layout, params, name
-        )
+        try:
+            samples, win_start, pad, num_frames, conf = preprocess_recording(
+                coords[sl], timestamps[sl], layout, params, name, None if confidence is None else confidence[sl]
+            )
+        except BadRecording as exc:
+            reject(i, exc)
+            continue
         rows = slice(first[i], first[i + 1])
         data[rows] = samples.transpose(0, 2, 1, 3, 4)
+        conf_out[rows] = conf
         starts[rows] = win_start
         padded[rows] = pad
         valid[rows] = np.minimum(num_frames - np.round(win_start * params.target_fps), params.sample_frames)
         if (i + 1) % PROGRESS_EVERY == 0:
             log.info("preprocessed %d / %d recordings", i + 1, num_rec)
     recording_index = np.repeat(np.arange(num_rec, dtype=np.int64), counts)
-    return Samples(data, recording_index, starts, padded, valid)
+    keep_rows = kept[recording_index]
+    if not keep_rows.all():
+        data, conf_out, starts = data[keep_rows], conf_out[keep_rows], starts[keep_rows]
+        padded, valid, recording_index = padded[keep_rows], valid[keep_rows], recording_index[keep_rows]
+    return Samples(data, recording_index, starts, padded, valid, conf_out, rejected)
+
+
+def write_rejected(path: str | os.PathLike[str], rows: list[dict[str, str]]) -> None:
+    """Write ``rejected.csv`` (header ``recording_id,file,stage,reason``; empty list: header only)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(REJECTED_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in REJECTED_COLUMNS})
+    write_text_atomic(path, buffer.getvalue())
 
 
 def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, Array]:
     """Per-recording metadata of ``sequences.h5`` repeated for each of its samples."""
     out: dict[str, Array] = {}
     for key, dims in content.dims.items():
-        if dims != ("sample",) or key in ("offsets", "lengths"):
+        if dims != ("sample",) or key in NOT_CARRIED:
             continue
         out[RENAMED.get(key, key)] = Array(content[key][samples.recording_index], dims=("sample",))
     return out
@@ -578,6 +782,8 @@ def preprocess_file(
     output_path: str | os.PathLike[str],
     params: Mapping[str, Any],
     segment: str,
+    rejected_path: str | os.PathLike[str] | None = None,
+    on_bad_recording: str = "skip",
 ) -> None:
     """Preprocess ``sequences.h5`` into ``windows.h5`` (rule ``preprocess_sequences``).
 
@@ -598,13 +804,24 @@ def preprocess_file(
         The ``preprocess`` config block.
     segment
         ``"fixed"`` or ``"windows"``.
+    rejected_path
+        ``rejected.csv`` to write: the recordings set aside by ingest (attribute ``rejected``
+        of the input) and by this stage. None: not written.
+    on_bad_recording
+        The dataset's ``on_bad_recording`` (``skip`` or ``error``).
     """
     p = PreprocessParams.from_dict(params, segment)
     content = read_hdf5(input_path, expected=SEQUENCE_DIMS)
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
-    samples = preprocess_sequences(content, layout, p)
+    samples = preprocess_sequences(content, layout, p, on_bad_recording)
+    rejected = list(content.json_attr("rejected") if "rejected" in content.attrs else []) + list(
+        samples.rejected or []
+    )
+    if samples.rejected:
+        _check_left(content, samples, len(rejected))
     arrays: dict[str, Array] = {
         "data": Array(samples.data, dims=("sample", "channel", "frame", "joint", "person")),
+        "confidence": Array(samples.confidence, dims=("sample", "frame", "joint", "person")),
         **_per_sample_arrays(content, samples),
         "window_start": Array(samples.window_start, dims=("sample",), units="s"),
         "padded": Array(samples.padded, dims=("sample",)),
@@ -613,6 +830,8 @@ def preprocess_file(
     }
     attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
     attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
+    if rejected_path is not None:
+        write_rejected(rejected_path, rejected)
     write_hdf5(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: %d recordings -> %d samples (%d padded), segment %s, %d frames per sample at %g fps",
@@ -623,4 +842,18 @@ def preprocess_file(
         p.segment,
         p.sample_frames,
         p.target_fps,
+    )
+
+
+def _check_left(content: HDF5Content, samples: Samples, num_rejected: int) -> None:
+    """Fail when the recordings left after setting some aside cannot train a model."""
+    from .io.ingest import check_trainable
+
+    rows = np.unique(samples.recording_index)
+    check_trainable(
+        str(content.attrs.get("dataset", "")),
+        content.path,
+        content["label"][rows],
+        content["split"][rows].astype(str),
+        num_rejected,
     )

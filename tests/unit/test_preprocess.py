@@ -375,7 +375,11 @@ def test_preprocess_file_error_names_file_and_recording(tmp_path: Path) -> None:
     coords[..., 0] = 1.0  # all joints on one point: zero trunk
     path = write_sequences(tmp_path / "s.h5", [(coords, np.arange(30) / 10.0)])
     with pytest.raises(ValueError, match=r"s\.h5: recording 'rec0': degenerate median trunk length"):
-        preprocess_file(str(path), str(tmp_path / "w.h5"), WINDOW_PARAMS, "windows")
+        preprocess_file(str(path), str(tmp_path / "w.h5"), WINDOW_PARAMS, "windows", on_bad_recording="error")
+    assert not (tmp_path / "w.h5").exists()
+    # under skip the only recording is set aside, and the dataset left cannot train
+    with pytest.raises(ValueError, match=r"too few recordings to train.*1 recordings were set aside"):
+        preprocess_file(str(path), str(tmp_path / "w.h5"), WINDOW_PARAMS, "windows", tmp_path / "rej.csv")
     assert not (tmp_path / "w.h5").exists()
 
 
