@@ -80,7 +80,11 @@ def get_synthetic_params(wildcards):
 
 
 def get_dataset_params(wildcards):
-    return DATASETS[wildcards.dataset]
+    """Resolved dataset spec plus preprocess.max_seconds (readers refuse longer recordings)."""
+    return {
+        **DATASETS[wildcards.dataset],
+        "max_seconds": config["preprocess"]["max_seconds"],
+    }
 
 
 def get_layout(wildcards):

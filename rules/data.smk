@@ -48,7 +48,8 @@ rule preprocess_sequences:
     input:
         "results/{dataset}/sequences.h5",
     output:
-        "results/{dataset}/windows.h5",
+        windows="results/{dataset}/windows.h5",
+        rejected="results/{dataset}/rejected.csv",
     log:
         "results/logs/preprocess_sequences/{dataset}.log",
     benchmark:
@@ -63,6 +64,7 @@ rule preprocess_sequences:
     params:
         preprocess=config["preprocess"],
         segment=lambda w: DATASETS[w.dataset]["segment"],
+        on_bad_recording=lambda w: DATASETS[w.dataset]["on_bad_recording"],
     script:
         "../workflow_scripts/preprocess_sequences.py"
 

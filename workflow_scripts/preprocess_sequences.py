@@ -11,7 +11,9 @@ run_job(
     snakemake.log[0],
     preprocess_file,
     input_path=snakemake.input[0],
-    output_path=snakemake.output[0],
+    output_path=snakemake.output.windows,
     params=dict(snakemake.params.preprocess),
     segment=snakemake.params.segment,
+    rejected_path=snakemake.output.rejected,
+    on_bad_recording=snakemake.params.on_bad_recording,
 )

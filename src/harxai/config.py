@@ -14,13 +14,14 @@ from typing import Any
 # Class names of the synthetic infant set (label 0, label 1); its ground truth uses them too.
 SYNTHETIC_INFANT_CLASS_NAMES = ("negative", "positive")
 
-KINDS = ("ntu", "keypoints_csv", "kinetics_json", "synthetic_ntu", "synthetic_infant")
+KINDS = ("ntu", "keypoints_csv", "kinetics_json", "openpose_json", "synthetic_ntu", "synthetic_infant")
 SYNTHETIC_KINDS = ("synthetic_ntu", "synthetic_infant")
 
 DEFAULT_LAYOUT = {
     "ntu": "ntu25",
     "synthetic_ntu": "ntu25",
     "kinetics_json": "openpose18",
+    "openpose_json": "openpose25",
     "keypoints_csv": "in-motion-2022",
     "synthetic_infant": "in-motion-2022",
 }
@@ -28,6 +29,7 @@ DEFAULT_SEGMENT = {
     "ntu": "fixed",
     "synthetic_ntu": "fixed",
     "kinetics_json": "fixed",
+    "openpose_json": "windows",
     "keypoints_csv": "windows",
     "synthetic_infant": "windows",
 }
@@ -52,7 +54,8 @@ def resolve_dataset(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         A JSON-serialisable copy with ``name``, ``layout``, ``segment``, ``split``,
-        ``fps``, ``manifest`` and ``ignore_list`` resolved.
+        ``fps``, ``manifest``, ``ignore_list`` and ``on_bad_recording`` resolved
+        (``ntu_denoise`` kept for NTU kinds only).
     """
     kind = spec["kind"]
     if kind not in KINDS:
@@ -75,7 +78,10 @@ def resolve_dataset(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out["fps"] = spec.get("fps")
     manifest = spec.get("manifest")
-    if manifest is None and kind in ("keypoints_csv", "synthetic_infant", "synthetic_ntu"):
+    out["on_bad_recording"] = spec.get("on_bad_recording") or "skip"
+    if kind not in ("ntu", "synthetic_ntu"):
+        out.pop("ntu_denoise", None)
+    if manifest is None and kind in ("keypoints_csv", "openpose_json", "synthetic_infant", "synthetic_ntu"):
         manifest = str(path / "manifest.csv")
     out["manifest"] = manifest
     if kind == "synthetic_infant" and not spec.get("class_names"):

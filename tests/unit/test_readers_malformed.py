@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 from malformed import (
     NTU_JOINTS,
+    body25_pose,
+    openpose_person,
+    write_openpose_recording,
     csv_text,
     layout_param,
     make_spec,
@@ -338,6 +341,149 @@ def csv_label_out_of_range(raw: Path) -> Case:
     return {**spec, "class_names": ["typical", "cp"]}, "manifest.csv", "not a class index"
 
 
+# --- issue 14/15 additions: names, limits, overflow -------------------------------------------
+
+
+def ntu_action_a000(raw: Path) -> Case:
+    write_ntu(raw / "S001C001P001R001A000.skeleton", simple_ntu_frames(2))
+    return {"kind": "ntu"}, "S001C001P001R001A000.skeleton", "fields 001 and up"
+
+
+def ntu_float32_overflow(raw: Path) -> Case:
+    lines = _ntu_lines()
+    lines[10] = "1e39 " + lines[10].split(" ", 1)[1]
+    return _ntu_from_lines(raw, lines, "overflows float32")
+
+
+def ntu_long_garbage_line(raw: Path) -> Case:
+    lines = _ntu_lines()
+    lines[1] = "x" * 335_000  # a body-count line without breaks: the message is cut
+    return _ntu_from_lines(raw, lines, "non-numeric body count")
+
+
+def ntu_too_many_frames(raw: Path) -> Case:
+    # a small file claiming 500,000 frames (16 000 s at 30 fps): refused before any frame is read
+    lines = _ntu_lines()
+    lines[0] = "500000"
+    return _ntu_from_lines(raw, lines, "recording too long")
+
+
+def ntu_manifest_fps_tiny(raw: Path) -> Case:
+    write_ntu(raw / NTU_FILE, simple_ntu_frames(2))
+    write_manifest(raw / "m.csv", [{"recording_id": NTU_FILE[:-9], "fps": 1e-6}], ("recording_id", "fps"))
+    return {"kind": "ntu", "manifest": str(raw / "m.csv")}, NTU_FILE, "recording too long"
+
+
+def kinetics_frame_index_fractional(raw: Path) -> Case:
+    data = simple_kinetics_data(3)
+    data[1]["frame_index"] = 2.5
+    _kinetics(raw, data)
+    return {"kind": "kinetics_json"}, "clip.json", "2.5 is not an integer"
+
+
+def kinetics_frame_index_huge(raw: Path) -> Case:
+    data = simple_kinetics_data(3)
+    data[2]["frame_index"] = 1_000_000_000
+    _kinetics(raw, data)
+    return {"kind": "kinetics_json"}, "clip.json", "recording too long"
+
+
+def kinetics_float32_overflow(raw: Path) -> Case:
+    data = simple_kinetics_data(3)
+    data[1]["skeleton"][0]["pose"][4] = 1e39
+    _kinetics(raw, data)
+    return {"kind": "kinetics_json"}, "clip.json", "overflows float32"
+
+
+def kinetics_deep_nesting(raw: Path) -> Case:
+    raw.mkdir(parents=True)
+    (raw / "clip.json").write_text('{"data": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    return {"kind": "kinetics_json"}, "clip.json", "nested too deeply"
+
+
+def kinetics_huge_integer(raw: Path) -> Case:
+    raw.mkdir(parents=True)
+    (raw / "clip.json").write_text('{"data": [], "label_index": ' + "9" * 5000 + "}")
+    return {"kind": "kinetics_json"}, "clip.json", "exceeds a parser limit"
+
+
+def csv_float32_overflow(raw: Path) -> Case:
+    spec = _csv_dataset(raw)
+    rows = simple_csv_rows(JOINTS, 4)
+    rows[2][3] = 1e39
+    (raw / "r1.csv").write_text(csv_text(JOINTS, rows))
+    return spec, "r1.csv", "overflows float32"
+
+
+def csv_time_too_long(raw: Path) -> Case:
+    spec = _csv_dataset(raw)
+    rows = simple_csv_rows(JOINTS, 4)
+    rows[3][0] = 1e6
+    (raw / "r1.csv").write_text(csv_text(JOINTS, rows))
+    return spec, "r1.csv", "recording too long"
+
+
+OP_ROWS = [
+    {"recording_id": "r1", "label": "walk", "fps": 25, "split": "train"},
+    {"recording_id": "r2", "label": "sit", "fps": 25, "split": "val"},
+]
+
+
+def _openpose_dataset(raw: Path, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    for row in OP_ROWS if rows is None else rows:
+        frames = [[openpose_person(body25_pose(f))] for f in range(4)]
+        write_openpose_recording(raw / row["recording_id"], frames, video=row["recording_id"])
+    write_manifest(raw / "manifest.csv", OP_ROWS if rows is None else rows, ("recording_id", "label", "fps", "split"))
+    return {"kind": "openpose_json"}
+
+
+def openpose_coco_file_for_body25(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    bad = {"version": 1.3, "people": [{"pose_keypoints_2d": [1.0] * 54}]}
+    (raw / "r1" / "r1_000000000002_keypoints.json").write_text(json.dumps(bad))
+    return spec, "r1_000000000002_keypoints.json", "openpose18 (COCO-18)"
+
+
+def openpose_truncated_json(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    path = raw / "r2" / "r2_000000000001_keypoints.json"
+    path.write_text(path.read_text()[:-30])
+    return spec, "r2_000000000001_keypoints.json", "truncated or invalid JSON"
+
+
+def openpose_no_people_list(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    (raw / "r1" / "r1_000000000000_keypoints.json").write_text('{"version": 1.3}')
+    return spec, "r1_000000000000_keypoints.json", "no 'people' list"
+
+
+def openpose_empty_recording(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    for p in (raw / "r2").iterdir():
+        p.unlink()
+    return spec, "r2", "zero frames"
+
+
+def openpose_no_fps(raw: Path) -> Case:
+    rows = [{k: v for k, v in r.items() if k != "fps"} for r in OP_ROWS]
+    spec = _openpose_dataset(raw, rows)
+    return spec, "manifest.csv", "no fps for recording"
+
+
+def openpose_overflow(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    person = openpose_person(body25_pose(0))
+    person["pose_keypoints_2d"][3] = 1e39
+    (raw / "r1" / "r1_000000000000_keypoints.json").write_text(json.dumps({"version": 1.3, "people": [person]}))
+    return spec, "r1_000000000000_keypoints.json", "overflows float32"
+
+
+def openpose_not_in_manifest(raw: Path) -> Case:
+    spec = _openpose_dataset(raw)
+    write_openpose_recording(raw / "r3", [[openpose_person(body25_pose(0))]], video="r3")
+    return spec, "r3", "not listed in the manifest"
+
+
 CASES: dict[str, Callable[[Path], Case]] = {
     f.__name__: f
     for f in (
@@ -386,6 +532,25 @@ CASES: dict[str, Callable[[Path], Case]] = {
         csv_split_cell_empty,
         csv_label_not_in_class_names,
         csv_label_out_of_range,
+        ntu_action_a000,
+        ntu_float32_overflow,
+        ntu_long_garbage_line,
+        ntu_too_many_frames,
+        ntu_manifest_fps_tiny,
+        kinetics_frame_index_fractional,
+        kinetics_frame_index_huge,
+        kinetics_float32_overflow,
+        kinetics_deep_nesting,
+        kinetics_huge_integer,
+        csv_float32_overflow,
+        csv_time_too_long,
+        openpose_coco_file_for_body25,
+        openpose_truncated_json,
+        openpose_no_people_list,
+        openpose_empty_recording,
+        openpose_no_fps,
+        openpose_overflow,
+        openpose_not_in_manifest,
     )
 }
 
@@ -402,6 +567,7 @@ def test_malformed_input_is_rejected(tmp_path: Path, case: str) -> None:
     assert named in message
     assert keyword in message
     assert "\n" not in message
+    assert len(message) < 800  # cut to a readable length
     assert isinstance(info.value, ValueError)
     assert not out.exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
@@ -412,7 +578,13 @@ def test_good_versions_of_the_fixtures_ingest(tmp_path: Path) -> None:
     write_ntu(tmp_path / "ntu" / NTU_FILE, simple_ntu_frames(3))
     _kinetics(tmp_path / "kin", simple_kinetics_data(3))
     _csv_dataset(tmp_path / "csv")
-    for kind, folder in (("ntu", "ntu"), ("kinetics_json", "kin"), ("keypoints_csv", "csv")):
+    _openpose_dataset(tmp_path / "op")
+    for kind, folder in (
+        ("ntu", "ntu"),
+        ("kinetics_json", "kin"),
+        ("keypoints_csv", "csv"),
+        ("openpose_json", "op"),
+    ):
         spec = make_spec(kind, tmp_path / folder)
         out = tmp_path / f"{folder}.h5"
         ingest_dataset(spec, layout_param(spec), str(out))

@@ -124,6 +124,45 @@ def write_manifest(path: Path, rows: Sequence[Mapping[str, Any]], columns: Seque
     return path
 
 
+def openpose_person(xy: np.ndarray, conf: np.ndarray | float = 0.9, person_id: int = -1) -> dict[str, Any]:
+    """One ``people`` entry as OpenPose writes it: x, y, c per joint; undetected (c = 0) as 0, 0, 0."""
+    xy = np.asarray(xy, dtype=float)
+    c = np.broadcast_to(np.asarray(conf, dtype=float), (xy.shape[0],))
+    values = np.concatenate([np.where(c[:, None] > 0, xy, 0.0), c[:, None]], axis=1).ravel()
+    return {
+        "person_id": [person_id],
+        "pose_keypoints_2d": [round(v, 6) for v in values.tolist()],
+        "face_keypoints_2d": [],
+        "hand_left_keypoints_2d": [],
+        "hand_right_keypoints_2d": [],
+        "pose_keypoints_3d": [],
+        "face_keypoints_3d": [],
+        "hand_left_keypoints_3d": [],
+        "hand_right_keypoints_3d": [],
+    }
+
+
+def write_openpose_recording(
+    folder: Path, frames: Sequence[Sequence[Mapping[str, Any]]], video: str = "video", first: int = 0
+) -> Path:
+    """One OpenPose ``--write_json`` folder: ``<video>_<12-digit frame>_keypoints.json`` per frame.
+
+    The layout of each file follows OpenPose ``doc/02_output.md`` ("JSON Output Format",
+    version 1.3): ``{"version": 1.3, "people": [...]}``, written compactly as OpenPose does.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for f, people in enumerate(frames):
+        content = {"version": 1.3, "people": list(people)}
+        (folder / f"{video}_{first + f:012d}_keypoints.json").write_text(json.dumps(content, separators=(",", ":")))
+    return folder
+
+
+def body25_pose(f: int, shift: float = 0.0) -> np.ndarray:
+    """A BODY_25 person in pixels: joint j at (100 + 10 j + shift + 2 f, 50 + 15 j), neck above hips."""
+    j = np.arange(25, dtype=float)
+    return np.stack([100 + 10 * j + shift + 2 * f, 50 + 15 * j], axis=1)
+
+
 def make_spec(kind: str, path: Path, name: str = "ds", **overrides: Any) -> dict[str, Any]:
     """A dataset spec as the workflow passes it: schema defaults, then ``resolve_dataset``."""
     from harxai.config import resolve_dataset

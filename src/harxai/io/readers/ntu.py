@@ -389,10 +389,10 @@ def parse_ntu_skeleton(
         _, first = np.unique(frames[rows], return_index=True)  # drops a repeated frame
         if first.size < rows.size:
             log.warning(
-                "%s: bodyID %s listed %d times in one frame; keeping its first entry",
+                "%s: duplicate bodyID %s: listed more than once in %d frames; keeping its first entry",
                 path,
                 body_id,
-                rows.size - first.size + 1,
+                int(np.unique(frames[rows], return_counts=True)[1].__gt__(1).sum()),
             )
         rows = rows[np.sort(first)]
         bodies.append(
