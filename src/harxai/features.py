@@ -150,7 +150,9 @@ def detected(data: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarr
     """
     present = presence(data)[:, :, None, :]
     if confidence is None:
-        return np.asarray(np.broadcast_to(present, (data.shape[0], data.shape[2], data.shape[3], data.shape[4])))
+        return np.asarray(
+            np.broadcast_to(present, (data.shape[0], data.shape[2], data.shape[3], data.shape[4]))
+        )
     return np.asarray((np.asarray(confidence) > 0) & present)
 
 
@@ -296,9 +298,7 @@ def acceleration_features(
         Shape (sample, 2 * channel, frame, joint, person).
     """
     x = np.asarray(data)
-    return _acceleration(
-        velocity_features(x, confidence), detected(x, confidence), params or FeatureParams()
-    )
+    return _acceleration(velocity_features(x, confidence), detected(x, confidence), params or FeatureParams())
 
 
 def _acceleration(velocity: np.ndarray, present: np.ndarray, params: FeatureParams) -> np.ndarray:
@@ -356,6 +356,11 @@ def compute_features(
     return out
 
 
+def _optional(content: Any, key: str) -> np.ndarray | None:
+    """A dataset that older files lack (``confidence``), or None."""
+    return content[key] if key in content else None  # noqa: SIM401 - HDF5Content has no get
+
+
 def compute_feature_file(
     input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], params: Mapping[str, Any]
 ) -> None:
@@ -381,7 +386,7 @@ def compute_feature_file(
     content = read_hdf5(input_path, expected={"data": WINDOW_DIMS})
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
     data = content["data"]
-    confidence = content["confidence"] if "confidence" in content else None
+    confidence = _optional(content, "confidence")
     num_samples, num_channels, num_frames, num_joints, num_persons = data.shape
     names = channel_names(num_channels)
     out = np.zeros(

@@ -571,7 +571,9 @@ def preprocess_recording(
             f"preprocess.min_person_frames = {params.min_person_frames}"
         )
     if confidence is None:
-        confidence = np.broadcast_to(raw_present[:, None, :], (raw_present.shape[0], coords.shape[2], raw_present.shape[1]))
+        confidence = np.broadcast_to(
+            raw_present[:, None, :], (raw_present.shape[0], coords.shape[2], raw_present.shape[1])
+        )
     x, _ = resample(coords, ts, params.target_fps, name)
     conf = resample_confidence(confidence, ts, params.target_fps) * presence(x)[:, None, :]
     x = median_filter(x, params.median_window)
@@ -689,7 +691,7 @@ def preprocess_sequences(
         raise ValueError(f"on_bad_recording must be skip or error, got {on_bad_recording!r}")
     offsets, lengths = _check_offsets(content)
     coords, timestamps, ids = content["coords"], content["timestamps"], content["recording_id"]
-    confidence = content["confidence"] if "confidence" in content else None
+    confidence = content["confidence"] if "confidence" in content else None  # noqa: SIM401
     num_rec = offsets.shape[0]
     last_t = timestamps[offsets + lengths - 1] if num_rec else np.zeros(0)
     rejected: list[dict[str, str]] = []
@@ -733,7 +735,12 @@ def preprocess_sequences(
         name = f"{content.path}: recording {str(ids[i])!r}"
         try:
             samples, win_start, pad, num_frames, conf = preprocess_recording(
-                coords[sl], timestamps[sl], layout, params, name, None if confidence is None else confidence[sl]
+                coords[sl],
+                timestamps[sl],
+                layout,
+                params,
+                name,
+                None if confidence is None else confidence[sl],
             )
         except BadRecording as exc:
             reject(i, exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import tracemalloc
 from pathlib import Path
@@ -69,9 +70,11 @@ def test_bad_files_are_set_aside_and_listed(tmp_path: Path) -> None:
         "S001C002P003R001A001",
     ]
     assert [r["stage"] for r in rows] == ["ingest", "preprocess", "preprocess"]
-    assert rows[0]["file"].endswith("S001C002P001R002A001.skeleton") and "body info line" in rows[0]["reason"]
+    assert rows[0]["file"].endswith("S001C002P001R002A001.skeleton")
+    assert "body info line" in rows[0]["reason"]
     assert "present in 1 frames, fewer than preprocess.min_person_frames" in rows[1]["reason"]
-    assert rows[2]["file"] == str(flat) and "trunk" in rows[2]["reason"]
+    assert rows[2]["file"] == str(flat)
+    assert "trunk" in rows[2]["reason"]
     content = read_hdf5(win)
     assert sorted(set(content["recording_id"].astype(str))) == sorted(
         f"S001C00{c}P001R001A00{a}" for c in (1, 2) for a in (1, 2)
@@ -101,7 +104,10 @@ def test_dataset_left_too_small_fails_clearly(tmp_path: Path) -> None:
     _good(raw / "S001C001P001R001A002.skeleton")
     (raw / "S001C002P001R001A002.skeleton").write_text("1\r\n")  # the only train file of class 2
     spec = make_spec("ntu", raw)
-    with pytest.raises(ReaderError, match=r"too few recordings to train: 1 training recordings of 1 classes.*1 recordings were set aside"):
+    with pytest.raises(
+        ReaderError,
+        match=r"too few recordings to train: 1 training recordings of 1 classes.*1 recordings were set aside",
+    ):
         ingest_dataset(spec, layout_param(spec), str(tmp_path / "s.h5"))
 
 
@@ -126,10 +132,12 @@ def test_real_json_clips_never_stop_the_dataset(real_data: Path, tmp_path: Path)
     content = read_hdf5(tmp_path / "w.h5")
     kept = set(content["recording_id"].astype(str))
     rejected = {r["recording_id"] for r in _rows(tmp_path / "r.csv")}
-    assert kept | rejected == set(labels) and not kept & rejected
+    assert kept | rejected == set(labels)
+    assert not kept & rejected
     data, conf = content["data"], content["confidence"]
     assert np.isfinite(data).all()
-    assert (conf > 0).any() and (conf == 0).any()
+    assert (conf > 0).any()
+    assert (conf == 0).any()
     # under missing: zero no undetected key point keeps a coordinate (the old (0, 0) artefacts)
     preprocess_file(
         str(tmp_path / "s.h5"),
@@ -147,10 +155,8 @@ def test_real_json_clips_never_stop_the_dataset(real_data: Path, tmp_path: Path)
 
 def _peak_mb(fn) -> float:  # type: ignore[no-untyped-def]
     tracemalloc.start()
-    try:
+    with contextlib.suppress(ReaderError, ValueError):
         fn()
-    except (ReaderError, ValueError):
-        pass
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 2**20
@@ -187,8 +193,11 @@ def test_preprocess_refuses_a_long_sequence_before_allocating(tmp_path: Path) ->
         first_len = int(fh["lengths"][0])
         ts[first_len - 1] = 1e6  # the first recording's last frame at 10^6 s (30 M frames at 30 fps)
     peak = _peak_mb(
-        lambda: preprocess_file(str(seq), str(tmp_path / "w.h5"), PREPROCESS, "fixed", tmp_path / "r.csv", "skip")
+        lambda: preprocess_file(
+            str(seq), str(tmp_path / "w.h5"), PREPROCESS, "fixed", tmp_path / "r.csv", "skip"
+        )
     )
     assert peak < 300
     rows = _rows(tmp_path / "r.csv")
-    assert len(rows) == 1 and "max_seconds" in rows[0]["reason"]
+    assert len(rows) == 1
+    assert "max_seconds" in rows[0]["reason"]

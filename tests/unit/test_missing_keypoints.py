@@ -72,7 +72,8 @@ def test_ntu_tracking_state_is_confidence_and_not_tracked_joints_are_interpolate
     path.write_bytes("\r\n".join(lines).encode("ascii"))
     rec = read_ntu_skeleton(path)
     assert rec.confidence.shape == (3, NTU_JOINTS, 2)
-    assert rec.confidence[1, 4, 0] == 0.0 and rec.confidence[1, 5, 0] == 0.5
+    assert rec.confidence[1, 4, 0] == 0.0
+    assert rec.confidence[1, 5, 0] == 0.5
     assert rec.confidence[0, :, 0].tolist() == [1.0] * NTU_JOINTS
     np.testing.assert_array_equal(rec.confidence[:, :, 1], 0.0)  # absent second person
     # x of joint 4 is 1.0 in every frame; the untracked 99.0 is replaced by interpolation
@@ -156,7 +157,10 @@ def test_upper_case_skeleton_suffix_is_ingested(tmp_path: Path) -> None:
     spec = make_spec("ntu", tmp_path / "raw")
     ingest_dataset(spec, layout_param(spec), str(tmp_path / "s.h5"))
     content = read_hdf5(tmp_path / "s.h5")
-    assert sorted(content["recording_id"].astype(str).tolist()) == ["S001C001P001R001A001", "S001C002P001R001A002"]
+    assert sorted(content["recording_id"].astype(str).tolist()) == [
+        "S001C001P001R001A001",
+        "S001C002P001R001A002",
+    ]
 
 
 def test_cr_only_line_breaks_parse_like_crlf(tmp_path: Path) -> None:
@@ -286,7 +290,12 @@ def test_openpose_undetected_key_points_gaps_and_first_frame_number(tmp_path: Pa
 def test_openpose_dataset_ingests_with_manifest_labels_and_coco_layout(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     rows = [
-        {"recording_id": f"clip{i}", "label": ["walk", "sit"][i % 2], "group": f"s{i}", "split": ["train", "train", "val", "val"][i]}
+        {
+            "recording_id": f"clip{i}",
+            "label": ["walk", "sit"][i % 2],
+            "group": f"s{i}",
+            "split": ["train", "train", "val", "val"][i],
+        }
         for i in range(4)
     ]
     coco = OPENPOSE18.num_joints
@@ -319,12 +328,12 @@ def _toy_recording(frames: int = 40) -> tuple[np.ndarray, np.ndarray]:
     base[2] = [0, 0.5, 3]
     coords = np.zeros((frames, 3, NTU_JOINTS, 2))
     for f in range(frames):
-        coords[f, :, :, 0] = (base + [0.01 * f, 0, 0] + rng.normal(0, 1e-3, base.shape)).T
+        coords[f, :, :, 0] = (base + np.array([0.01 * f, 0.0, 0.0]) + rng.normal(0, 1e-3, base.shape)).T
     return coords, np.arange(frames) / 30.0
 
 
 def test_normalisation_ignores_undetected_trunk_joints() -> None:
-    coords, times = _toy_recording()
+    coords, _ = _toy_recording()
     conf = np.zeros((coords.shape[0], NTU_JOINTS, 2))
     conf[:, :, 0] = 1.0
     # the neck's trunk-top partner, joint 20 (spine shoulder), is lost in 60 % of the frames and
@@ -360,7 +369,7 @@ def test_fill_policies_and_confidence_through_preprocessing() -> None:
     coords[:, :, 11, 0] = 0.0
     for policy in ("interpolate", "zero"):
         params = PreprocessParams(segment="fixed", median_window=1, fixed_frames=80, missing=policy)
-        samples, _, padded, n, c = preprocess_recording(coords, times, NTU25, params, "rec", conf)
+        samples, _, _, _, c = preprocess_recording(coords, times, NTU25, params, "rec", conf)
         assert c.shape == (1, 80, NTU_JOINTS, 2)
         np.testing.assert_array_equal(c[0, 60:], 0.0)  # padding
         np.testing.assert_array_equal(c[0, :, :, 1], 0.0)  # absent person
@@ -379,7 +388,9 @@ def test_fill_missing_zero_and_interpolate() -> None:
     conf = np.ones((4, 3, 1))
     conf[1, 0, 0] = 0
     conf[:, 2, 0] = 0
-    np.testing.assert_array_equal(fill_missing(x, conf, "zero")[:, 0, :, 0], [[1, 1, 0], [0, 1, 0], [1, 1, 0], [1, 1, 0]])
+    np.testing.assert_array_equal(
+        fill_missing(x, conf, "zero")[:, 0, :, 0], [[1, 1, 0], [0, 1, 0], [1, 1, 0], [1, 1, 0]]
+    )
     np.testing.assert_array_equal(fill_missing(x, conf, "interpolate")[:, 0, :, 0], [[1, 1, 0]] * 4)
 
 
@@ -389,7 +400,9 @@ def test_fill_missing_zero_and_interpolate() -> None:
 def test_missing_key_point_does_not_invent_motion() -> None:
     rng = np.random.default_rng(5)
     frames, joints = 12, NTU_JOINTS
-    x = np.cumsum(rng.normal(0, 0.01, (1, 3, frames, joints, 1)), axis=2) + rng.normal(0, 1, (1, 3, 1, joints, 1))
+    x = np.cumsum(rng.normal(0, 0.01, (1, 3, frames, joints, 1)), axis=2) + rng.normal(
+        0, 1, (1, 3, 1, joints, 1)
+    )
     conf = np.ones((1, frames, joints, 1))
     v = 7  # left hand, child of 6
     x[0, :, 5, v, 0] = 0.0  # missing at frame 5, filled with 0 (missing: zero)
@@ -413,5 +426,6 @@ def test_missing_key_point_does_not_invent_motion() -> None:
     assert np.abs(compute_features(x, NTU25, NO_FILTER)[0, 3][:, 1:6, v]).max() > 0.1
     # with every key point detected the features equal those without confidence
     np.testing.assert_array_equal(
-        compute_features(x, NTU25, FeatureParams(), np.ones_like(conf)), compute_features(x, NTU25, FeatureParams())
+        compute_features(x, NTU25, FeatureParams(), np.ones_like(conf)),
+        compute_features(x, NTU25, FeatureParams()),
     )

@@ -16,12 +16,11 @@ import pytest
 from malformed import (
     NTU_JOINTS,
     body25_pose,
-    openpose_person,
-    write_openpose_recording,
     csv_text,
     layout_param,
     make_spec,
     ntu_text,
+    openpose_person,
     simple_csv_rows,
     simple_kinetics_data,
     simple_ntu_frames,
@@ -29,6 +28,7 @@ from malformed import (
     write_kinetics,
     write_manifest,
     write_ntu,
+    write_openpose_recording,
 )
 
 from harxai.io.ingest import ingest_dataset
@@ -433,7 +433,9 @@ def _openpose_dataset(raw: Path, rows: list[dict[str, Any]] | None = None) -> di
     for row in OP_ROWS if rows is None else rows:
         frames = [[openpose_person(body25_pose(f))] for f in range(4)]
         write_openpose_recording(raw / row["recording_id"], frames, video=row["recording_id"])
-    write_manifest(raw / "manifest.csv", OP_ROWS if rows is None else rows, ("recording_id", "label", "fps", "split"))
+    write_manifest(
+        raw / "manifest.csv", OP_ROWS if rows is None else rows, ("recording_id", "label", "fps", "split")
+    )
     return {"kind": "openpose_json"}
 
 
@@ -474,7 +476,9 @@ def openpose_overflow(raw: Path) -> Case:
     spec = _openpose_dataset(raw)
     person = openpose_person(body25_pose(0))
     person["pose_keypoints_2d"][3] = 1e39
-    (raw / "r1" / "r1_000000000000_keypoints.json").write_text(json.dumps({"version": 1.3, "people": [person]}))
+    (raw / "r1" / "r1_000000000000_keypoints.json").write_text(
+        json.dumps({"version": 1.3, "people": [person]})
+    )
     return spec, "r1_000000000000_keypoints.json", "overflows float32"
 
 

@@ -58,9 +58,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ class IngestParams:
     max_persons: int = 2
     on_bad_recording: str = "skip"
     max_seconds: float | None = None
-    ntu_denoise: NTUDenoise = NTUDenoise()
+    ntu_denoise: NTUDenoise = field(default_factory=NTUDenoise)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> IngestParams:
@@ -247,6 +247,7 @@ class _Rejects:
             log.warning("set aside %s (on_bad_recording: skip): %s", path, exc.problem)
             self.rows.append(rejection(recording_id, exc.path, "ingest", str(exc)))
             return None
+
 
 def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str) -> None:
     """Read every raw file of a dataset and write ``sequences.h5``.
@@ -439,7 +440,7 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
         stem = _stem(path)
         name = parse_ntu_name(path.name)
         if name is None:
-            rejects.read(path, stem, lambda p=path: _bad_ntu_name(p))
+            rejects.read(path, stem, partial(_bad_ntu_name, path))
             continue
         row = manifest.rows.get(stem) if manifest else None
         label = name.action
@@ -453,10 +454,11 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
         rec = rejects.read(
             path,
             stem,
-            lambda p=path, f=fps: read_ntu_skeleton(
-                p,
+            partial(
+                read_ntu_skeleton,
+                path,
                 max_persons=params.max_persons,
-                fps=f,
+                fps=fps,
                 num_joints=layout.num_joints,
                 max_seconds=params.max_seconds,
                 denoise=params.ntu_denoise,
@@ -493,10 +495,11 @@ def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected
         rec = rejects.read(
             path,
             path.stem,
-            lambda p=path, f=fps: read_kinetics_json(
-                p,
+            partial(
+                read_kinetics_json,
+                path,
                 max_persons=params.max_persons,
-                fps=f,
+                fps=fps,
                 num_joints=layout.num_joints,
                 max_seconds=params.max_seconds,
             ),
@@ -555,8 +558,12 @@ def _collect_csv(params: IngestParams, layout: SkeletonLayout) -> Collected:
         rec = rejects.read(
             path,
             path.stem,
-            lambda p=path, r=row: read_keypoints_csv(
-                p, layout.joints, fps=r.fps or params.fps, max_seconds=params.max_seconds
+            partial(
+                read_keypoints_csv,
+                path,
+                layout.joints,
+                fps=row.fps or params.fps,
+                max_seconds=params.max_seconds,
             ),
         )
         if rec is None:
@@ -596,13 +603,18 @@ def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected
                 line=row.line,
             )
         if row.label is None:
-            raise ReaderError(manifest.path, f"label missing for recording {row.recording_id!r}", line=row.line)
+            raise ReaderError(
+                manifest.path, f"label missing for recording {row.recording_id!r}", line=row.line
+            )
     samples = []
     rejects = _Rejects(params)
     for i, folder in enumerate(folders):
-        row = rows.get(folder.name)
-        if row is None:
-            raise ReaderError(folder, f"recording folder {folder.name!r} is not listed in the manifest {manifest.path}")
+        found = rows.get(folder.name)
+        if found is None:
+            raise ReaderError(
+                folder, f"recording folder {folder.name!r} is not listed in the manifest {manifest.path}"
+            )
+        row = found
         fps = row.fps or params.fps
         if fps is None:
             raise ReaderError(
@@ -613,9 +625,10 @@ def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected
         rec = rejects.read(
             folder,
             folder.name,
-            lambda p=folder, f=fps: read_openpose_folder(
-                p,
-                fps=f,
+            partial(
+                read_openpose_folder,
+                folder,
+                fps=fps,
                 max_persons=params.max_persons,
                 num_joints=layout.num_joints,
                 max_seconds=params.max_seconds,

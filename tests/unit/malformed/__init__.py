@@ -153,7 +153,9 @@ def write_openpose_recording(
     folder.mkdir(parents=True, exist_ok=True)
     for f, people in enumerate(frames):
         content = {"version": 1.3, "people": list(people)}
-        (folder / f"{video}_{first + f:012d}_keypoints.json").write_text(json.dumps(content, separators=(",", ":")))
+        (folder / f"{video}_{first + f:012d}_keypoints.json").write_text(
+            json.dumps(content, separators=(",", ":"))
+        )
     return folder
 
 

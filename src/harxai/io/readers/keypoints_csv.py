@@ -128,11 +128,11 @@ def _numeric_table(path: Path, text: str, rows: list[tuple[int, str]]) -> dict[s
         raise ReaderError(path, f"non-finite value in column {columns[c]!r}", line=rows[int(r)][0])
     over = first_overflow(np.nan_to_num(table_values))
     if over is not None:
-        r, c = np.unravel_index(over, table_values.shape)
+        row, col_index = (int(k) for k in np.unravel_index(over, table_values.shape))
         raise ReaderError(
             path,
-            f"value {table_values[r, c]:g} in column {columns[c]!r} overflows float32",
-            line=rows[int(r)][0],
+            f"value {table_values[row, col_index]:g} in column {columns[col_index]!r} overflows float32",
+            line=rows[row][0],
         )
     return arrays
 

@@ -37,6 +37,7 @@ holds it detected (nearest value at the ends; 0 if never detected) and keeps con
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from pathlib import Path
@@ -68,7 +69,7 @@ def frame_files(folder: Path) -> list[tuple[int, Path]]:
     matches = [FRAME_NUMBER.search(p.name) for p in files]
     if all(matches):
         numbered = sorted((int(m.group(1)), p) for m, p in zip(matches, files, strict=True) if m)
-        for (a, pa), (b, _) in zip(numbered, numbered[1:], strict=False):
+        for (a, pa), (b, _) in itertools.pairwise(numbered):
             if a == b:
                 raise ReaderError(pa, f"duplicate frame number {a} in {folder}")
         return numbered
