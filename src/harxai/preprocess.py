@@ -745,6 +745,9 @@ def preprocess_sequences(
         except BadRecording as exc:
             reject(i, exc)
             continue
+        except MemoryError:
+            reject(i, BadRecording(f"{name}: out of memory while preprocessing the recording"))
+            continue
         rows = slice(first[i], first[i + 1])
         data[rows] = samples.transpose(0, 2, 1, 3, 4)
         conf_out[rows] = conf

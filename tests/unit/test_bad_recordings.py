@@ -201,3 +201,21 @@ def test_preprocess_refuses_a_long_sequence_before_allocating(tmp_path: Path) ->
     rows = _rows(tmp_path / "r.csv")
     assert len(rows) == 1
     assert "max_seconds" in rows[0]["reason"]
+
+
+def test_memory_error_of_a_reader_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = tmp_path / "raw"
+    _dataset(raw)
+    from harxai.io import ingest
+
+    real = ingest.read_ntu_skeleton
+
+    def exhausted(path: Path, **kw: object) -> object:
+        if "C002P001R001A001" in str(path):
+            raise MemoryError
+        return real(path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "read_ntu_skeleton", exhausted)
+    spec = make_spec("ntu", raw, on_bad_recording="error")
+    with pytest.raises(ReaderError, match=r"S001C002P001R001A001\.skeleton: out of memory"):
+        ingest_dataset(spec, layout_param(spec), str(tmp_path / "s.h5"))

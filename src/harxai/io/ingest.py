@@ -240,7 +240,10 @@ class _Rejects:
 
     def read(self, path: Path, recording_id: str, read: Callable[[], Recording]) -> Recording | None:
         try:
-            return read()
+            try:
+                return read()
+            except MemoryError:
+                raise ReaderError(path, "out of memory while reading the recording") from None
         except ReaderError as exc:
             if self.params.on_bad_recording == "error":
                 raise
