@@ -386,8 +386,8 @@ def _apply_ignore_list(params: IngestParams, files: list[Path], inputs: list[Pat
 
 
 def _stem(path: Path) -> str:
-    """Recording id of a raw file: its name without ``.skeleton`` (any case) or its last suffix."""
-    return skeleton_stem(path)
+    """Recording id: a folder's name (OpenPose), else the file name without ``.skeleton`` (any case) or its last suffix."""
+    return path.name if path.is_dir() else skeleton_stem(path)
 
 
 def _optional_manifest(params: IngestParams, inputs: list[Path]) -> Manifest | None:
