@@ -389,9 +389,11 @@ def compute_feature_file(
     confidence = _optional(content, "confidence")
     num_samples, num_channels, num_frames, num_joints, num_persons = data.shape
     names = channel_names(num_channels)
-    out = np.zeros(
-        (num_samples, len(FEATURE_GROUPS), 2 * num_channels, num_frames, num_joints, num_persons), np.float32
-    )
+    shape = (num_samples, len(FEATURE_GROUPS), 2 * num_channels, num_frames, num_joints, num_persons)
+    try:
+        out = np.zeros(shape, np.float32)
+    except MemoryError:
+        raise MemoryError(f"{input_path}: out of memory allocating features of shape {shape}") from None
     for start in range(0, num_samples, CHUNK_SAMPLES):
         stop = min(start + CHUNK_SAMPLES, num_samples)
         conf = None if confidence is None else confidence[start:stop]

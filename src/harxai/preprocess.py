@@ -720,10 +720,14 @@ def preprocess_sequences(
             continue
         counts[i] = count_samples(resampled_length(float(t), params.target_fps), params)
     _, num_channels, num_joints, num_persons = coords.shape
-    data = np.zeros(
-        (int(counts.sum()), num_channels, params.sample_frames, num_joints, num_persons), np.float32
-    )
-    conf_out = np.zeros((data.shape[0], params.sample_frames, num_joints, num_persons), np.float32)
+    shape = (int(counts.sum()), num_channels, params.sample_frames, num_joints, num_persons)
+    try:
+        data = np.zeros(shape, np.float32)
+        conf_out = np.zeros((shape[0], params.sample_frames, num_joints, num_persons), np.float32)
+    except MemoryError:
+        raise MemoryError(
+            f"{content.path}: out of memory allocating {shape[0]} samples of {shape[1:]} float32 values"
+        ) from None
     starts = np.zeros(data.shape[0], dtype=np.float32)
     padded = np.zeros(data.shape[0], dtype=np.int8)
     valid = np.zeros(data.shape[0], dtype=np.int64)
