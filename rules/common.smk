@@ -28,9 +28,7 @@ N_BACKGROUND_CHUNKS = -(
     -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
 )
 SYNTHETIC_PATHS = {
-    d["path"]: name
-    for name, d in DATASETS.items()
-    if d["kind"] in SYNTHETIC_KINDS
+    d["path"]: name for name, d in DATASETS.items() if d["kind"] in SYNTHETIC_KINDS
 }
 TRAINED = [name for name, m in MODELS.items() if not m["checkpoint"]]
 LOADED = [name for name, m in MODELS.items() if m["checkpoint"]]

@@ -153,7 +153,10 @@ REFUSED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         _set("datasets", "synth_ntu", "synthetic", "samples_per_class", value=10**6),
         "datasets.synth_ntu.synthetic",
     ),
-    "synthetic-num-classes": (_set("datasets", "synth_ntu", "synthetic", "num_classes", value=500), "num_classes"),
+    "synthetic-num-classes": (
+        _set("datasets", "synth_ntu", "synthetic", "num_classes", value=500),
+        "num_classes",
+    ),
     "synthetic-planted-joints": (
         _set("datasets", "synth_ntu", "synthetic", "planted_joints", value=20),
         "datasets.synth_ntu.synthetic.planted_joints",
@@ -166,13 +169,19 @@ REFUSED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         _set("datasets", "synth_ntu", "layout", value="openpose18"),
         "datasets.synth_ntu.synthetic",
     ),
-    "unknown-layout": (_set("datasets", "synth_ntu", "layout", value="nolayout"), "datasets.synth_ntu.layout"),
+    "unknown-layout": (
+        _set("datasets", "synth_ntu", "layout", value="nolayout"),
+        "datasets.synth_ntu.layout",
+    ),
     "broken-user-layout": (_set("layouts", "broken", value=_BAD_LAYOUT), "layouts.broken"),
     "synthetic-classes-out-of-range": (
         _set("datasets", "synth_ntu", "classes", value=[1, 9]),
         "datasets.synth_ntu.classes",
     ),
-    "synthetic-infant-class-2": (_set("datasets", "synth_infant", "classes", value=[0, 2]), "datasets.synth_infant.classes"),
+    "synthetic-infant-class-2": (
+        _set("datasets", "synth_infant", "classes", value=[0, 2]),
+        "datasets.synth_infant.classes",
+    ),
     "ntu-class-0": (_ntu_dataset([0, 1]), "datasets.real_ntu.classes"),
     "ntu-class-121": (_ntu_dataset([1, 121]), "datasets.real_ntu.classes"),
     "classes-negative": (_set("datasets", "synth_ntu", "classes", value=[-1, 2]), "classes"),
@@ -186,13 +195,22 @@ REFUSED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "explain-class-negative": (_set("explain", "classes", value=[-1]), "classes"),
     "explain-classes-none-for-a-dataset": (_set("explain", "classes", value=[2, 3]), "explain.classes"),
     "max-train-seconds-negative": (_set("model", "max_train_seconds", value=-1), "max_train_seconds"),
-    "gradcam-layer-duplicate": (_set("gradcam", "layers", value=["main.1.att", "main.1.att"]), "gradcam.layers"),
+    "gradcam-layer-duplicate": (
+        _set("gradcam", "layers", value=["main.1.att", "main.1.att"]),
+        "gradcam.layers",
+    ),
     "synthetic-path-shared": (
         _set("datasets", "synth_infant", "path", value="results/synthetic/synth_ntu"),
         "datasets.synth_infant.path",
     ),
-    "synthetic-path-is-results": (_set("datasets", "synth_ntu", "path", value="results"), "datasets.synth_ntu.path"),
-    "synthetic-path-is-workdir": (_set("datasets", "synth_ntu", "path", value="."), "datasets.synth_ntu.path"),
+    "synthetic-path-is-results": (
+        _set("datasets", "synth_ntu", "path", value="results"),
+        "datasets.synth_ntu.path",
+    ),
+    "synthetic-path-is-workdir": (
+        _set("datasets", "synth_ntu", "path", value="."),
+        "datasets.synth_ntu.path",
+    ),
     "synthetic-path-user-folder": (
         _set("datasets", "synth_ntu", "path", value="mine"),
         "datasets.synth_ntu.path",
@@ -374,7 +392,8 @@ def _kill_mid_write(kind: str, target: Path) -> None:
         text=True,
         env=env,
     ) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         line = proc.stdout.readline()
         if line.strip() != "writing":
             proc.kill()
@@ -388,7 +407,9 @@ def _write_again(kind: str, target: Path) -> None:
     if kind == "hdf5":
         write_hdf5(target, {"x": Array(np.ones((64, 64)), dims=("sample", "joint"))}, config={})
     else:
-        generate_synthetic(target, {"kind": "synthetic_infant", "scale": 0.25, "recordings_per_subject": 1}, 1)
+        generate_synthetic(
+            target, {"kind": "synthetic_infant", "scale": 0.25, "recordings_per_subject": 1}, 1
+        )
 
 
 @pytest.mark.parametrize("kind", ["hdf5", "folder"])
@@ -548,7 +569,9 @@ def test_corrupted_but_readable_intermediate_is_refused_on_read(tmp_path: Path) 
     import h5py
 
     target = tmp_path / "shap.h5"
-    write_hdf5(target, {"values": Array(np.zeros((4, 3), dtype=np.float32), dims=("sample", "joint"))}, config={})
+    write_hdf5(
+        target, {"values": Array(np.zeros((4, 3), dtype=np.float32), dims=("sample", "joint"))}, config={}
+    )
     with h5py.File(target, "r+") as fh:
         fh["values"][2, 1] = np.nan
     with pytest.raises(ValueError, match=r"shap\.h5") as info:
@@ -622,8 +645,16 @@ EXISTING = {
     "kill-and-resume": ("workflow/test_resume", "test_kill_and_resume", 0),
     "locking": ("workflow/test_reliability_workflow", "test_second_run_is_locked_out", 0),
     "snakemake-n-refusals": ("workflow/test_reliability_workflow", "test_dry_run_refuses_naming_the_key", 0),
-    "logs-stay-under-results": ("workflow/test_reliability_workflow", "test_logs_of_outside_folders_stay_under_results", 0),
-    "forcerun-keeps-user-folders": ("workflow/test_reliability_workflow", "test_forcerun_regenerates_only_its_own_folder", 0),
+    "logs-stay-under-results": (
+        "workflow/test_reliability_workflow",
+        "test_logs_of_outside_folders_stay_under_results",
+        0,
+    ),
+    "forcerun-keeps-user-folders": (
+        "workflow/test_reliability_workflow",
+        "test_forcerun_regenerates_only_its_own_folder",
+        0,
+    ),
 }
 
 

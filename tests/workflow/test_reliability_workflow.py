@@ -42,7 +42,10 @@ def _dry_run(workdir: Path, config: dict[str, Any], *args: str) -> subprocess.Co
 
 REFUSED = {
     "seed-negative": (lambda c: c.__setitem__("seed", -1), "['seed']"),
-    "median-window-even": (lambda c: c["preprocess"].__setitem__("median_window", 4), "preprocess.median_window"),
+    "median-window-even": (
+        lambda c: c["preprocess"].__setitem__("median_window", 4),
+        "preprocess.median_window",
+    ),
     "overlap-equals-window": (
         lambda c: c["preprocess"].__setitem__("window_overlap_seconds", 2.0),
         "preprocess.window_overlap_seconds",
@@ -123,18 +126,25 @@ def test_forcerun_regenerates_only_its_own_folder(tmp_path: Path) -> None:
     run_snakemake(workdir, "--cores", "1", str(outside), configfile=cfg)
     assert (outside / SYNTHETIC_MARKER).is_file()
     first = sorted(p.name for p in outside.iterdir())
-    run_snakemake(workdir, "--cores", "1", "--forcerun", "generate_synthetic_outside", str(outside), configfile=cfg)
+    # --forcerun (like --configfile) takes every following word up to the next option
+    run_snakemake(
+        workdir, "--forcerun", "generate_synthetic_outside", "--cores", "1", str(outside), configfile=cfg
+    )
+    assert not (workdir / "results" / "synth_infant").exists(), "more than the generation ran"
     assert sorted(p.name for p in outside.iterdir()) == first
     # The folder becomes the user's: marker gone, a file of theirs added.
     (outside / SYNTHETIC_MARKER).unlink()
     (outside / "thesis.txt").write_text("precious")
     for args in (("--forcerun", "generate_synthetic_outside"), ("--forceall",), ()):
-        proc = run_snakemake(workdir, "--cores", "1", *args, str(outside), configfile=cfg, check=False)
+        proc = run_snakemake(workdir, *args, "--cores", "1", str(outside), configfile=cfg, check=False)
         text = proc.stdout + proc.stderr
         assert proc.returncode != 0, text[-3000:]
-        assert "datasets.synth_infant.path" in text and SYNTHETIC_MARKER in text, text[-3000:]
+        assert "datasets.synth_infant.path" in text, text[-3000:]
+        assert SYNTHETIC_MARKER in text, text[-3000:]
         assert (outside / "thesis.txt").read_text() == "precious"
-    assert sorted(p.name for p in outside.iterdir()) == sorted([*set(first) - {SYNTHETIC_MARKER}, "thesis.txt"])
+    assert sorted(p.name for p in outside.iterdir()) == sorted(
+        [*set(first) - {SYNTHETIC_MARKER}, "thesis.txt"]
+    )
 
 
 def test_second_run_is_locked_out(tmp_path: Path) -> None:
