@@ -75,7 +75,7 @@ def get_raw_input(wildcards):
 
 
 def get_synthetic_params(wildcards, outside=False):
-    name = SYNTHETIC_PATHS[("/" if outside else "") + wildcards.synth_path]
+    name = SYNTHETIC_PATHS[(os.sep if outside else "") + wildcards.synth_path]
     d = DATASETS[name]
     return {"kind": d["kind"], "layout": d["layout"], **d["synthetic"]}
 

@@ -25,7 +25,7 @@ rule generate_synthetic:
 # its log and benchmark stay under results/ (results/logs/generate_synthetic_outside/<path>).
 use rule generate_synthetic as generate_synthetic_outside with:
     output:
-        directory("/{synth_path}"),
+        directory(f"{os.sep}{{synth_path}}"),
     log:
         "results/logs/generate_synthetic_outside/{synth_path}.log",
     benchmark:
