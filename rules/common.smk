@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -5,6 +6,7 @@ from snakemake.utils import validate
 
 from harxai.config import (
     SYNTHETIC_KINDS,
+    check_config,
     check_layers,
     resolve_dataset,
     resolve_model,
@@ -21,13 +23,12 @@ MODELS = {
 }
 LAYERS = list(config["gradcam"]["layers"])
 check_layers(LAYERS)
+check_config(config, DATASETS)
 N_BACKGROUND_CHUNKS = -(
     -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
 )
 SYNTHETIC_PATHS = {
-    str(Path(d["path"])): name
-    for name, d in DATASETS.items()
-    if d["kind"] in SYNTHETIC_KINDS
+    d["path"]: name for name, d in DATASETS.items() if d["kind"] in SYNTHETIC_KINDS
 }
 TRAINED = [name for name, m in MODELS.items() if not m["checkpoint"]]
 LOADED = [name for name, m in MODELS.items() if m["checkpoint"]]
@@ -73,8 +74,8 @@ def get_raw_input(wildcards):
     return inputs
 
 
-def get_synthetic_params(wildcards):
-    name = SYNTHETIC_PATHS[str(Path(wildcards.synth_path))]
+def get_synthetic_params(wildcards, outside=False):
+    name = SYNTHETIC_PATHS[(os.sep if outside else "") + wildcards.synth_path]
     d = DATASETS[name]
     return {"kind": d["kind"], "layout": d["layout"], **d["synthetic"]}
 

@@ -6,7 +6,7 @@ rule generate_synthetic:
     benchmark:
         "results/benchmarks/generate_synthetic/{synth_path}.tsv"
     wildcard_constraints:
-        synth_path=_alternatives(SYNTHETIC_PATHS),
+        synth_path=_alternatives(p for p in SYNTHETIC_PATHS if not os.path.isabs(p)),
     conda:
         "../envs/harxai.yaml"
     threads: 1
@@ -19,6 +19,22 @@ rule generate_synthetic:
         seed=config["seed"],
     script:
         "../workflow_scripts/generate_synthetic.py"
+
+
+# A synthetic folder outside the working directory (an absolute path, or one with ../):
+# its log and benchmark stay under results/ (results/logs/generate_synthetic_outside/<path>).
+use rule generate_synthetic as generate_synthetic_outside with:
+    output:
+        directory(f"{os.sep}{{synth_path}}"),
+    log:
+        "results/logs/generate_synthetic_outside/{synth_path}.log",
+    benchmark:
+        "results/benchmarks/generate_synthetic_outside/{synth_path}.tsv"
+    wildcard_constraints:
+        synth_path=_alternatives(p[1:] for p in SYNTHETIC_PATHS if os.path.isabs(p)),
+    params:
+        synthetic=lambda w: get_synthetic_params(w, outside=True),
+        seed=config["seed"],
 
 
 rule ingest_dataset:

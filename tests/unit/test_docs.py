@@ -20,7 +20,6 @@ PENDING_PAGES = {
     "docs/shap-engine.md",
     "docs/ground-truth.md",
     "docs/verdict.md",
-    "docs/reliability.md",
 }
 
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -17,6 +17,7 @@ from malformed import layout_param, make_spec
 from scipy.stats import kruskal
 
 import harxai.synthetic.ntu as synthetic_ntu
+from harxai.config import SYNTHETIC_MARKER
 from harxai.io import read_hdf5
 from harxai.io.ingest import ingest_dataset
 from harxai.skeletons import IN_MOTION_2022, NTU25
@@ -188,8 +189,10 @@ def test_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_existing_output_is_replaced(tmp_path: Path) -> None:
+    """A folder harxai made (its marker file) is replaced; others are refused (test_reliability)."""
     out = tmp_path / "out"
     out.mkdir()
+    (out / SYNTHETIC_MARKER).write_text("")
     (out / "stale.txt").write_text("old")
     params = {"kind": "synthetic_infant", "scale": 0.25, "recordings_per_subject": 1}
     generate_synthetic(str(out), params, seed=1)
@@ -208,7 +211,7 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path, base: dict) -> None:
     a, b, c = (files_bytes(tmp_path / x) for x in "abc")
     assert a == b
     assert sorted(a) == sorted(c)
-    data = [k for k in a if k not in ("manifest.csv", "ground_truth.json")]
+    data = [k for k in a if k not in ("manifest.csv", "ground_truth.json", SYNTHETIC_MARKER)]
     assert all(a[k] != c[k] for k in data)
     assert truth(tmp_path / "a")["classes"] != truth(tmp_path / "c")["classes"]
 
