@@ -6,6 +6,7 @@ from snakemake.utils import validate
 from harxai.config import (
     SYNTHETIC_KINDS,
     check_layers,
+    check_model_layers,
     resolve_dataset,
     resolve_model,
 )
@@ -21,6 +22,7 @@ MODELS = {
 }
 LAYERS = list(config["gradcam"]["layers"])
 check_layers(LAYERS)
+check_model_layers(config, DATASETS, MODELS)
 N_BACKGROUND_CHUNKS = -(
     -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
 )
