@@ -41,7 +41,13 @@ EXTERNAL_KEYS = (
 )  # fmt: skip
 PRESET_ONLY_KEYS = ("preset", "attention", "graph_residual")
 # Coordinate channels per kind (features have twice as many per group); planning-time placeholder.
-_COORD_CHANNELS = {"ntu": 3, "synthetic_ntu": 3, "kinetics_json": 2, "keypoints_csv": 2, "synthetic_infant": 2}
+_COORD_CHANNELS = {
+    "ntu": 3,
+    "synthetic_ntu": 3,
+    "kinetics_json": 2,
+    "keypoints_csv": 2,
+    "synthetic_infant": 2,
+}
 
 
 class ConfigError(ValueError):

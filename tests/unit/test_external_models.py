@@ -24,7 +24,6 @@ from harxai.models.external import (
     external_spec,
     load_external_weights,
     load_factory,
-    module_paths,
     read_external_state_dict,
 )
 from harxai.models.training import load_from_checkpoint, read_features, train_from_features
@@ -68,7 +67,9 @@ def test_factory_from_file_and_module(tmp_path: Path, monkeypatch: pytest.Monkey
     assert load_factory(f"{MODEL_FILE}:build").__name__ == "build"
     assert load_factory("torch.nn:Identity") is nn.Identity
     (tmp_path / "user_pkg").mkdir()
-    (tmp_path / "user_pkg" / "__init__.py").write_text("from torch import nn\ndef make():\n    return nn.Linear(2, 2)\n")
+    (tmp_path / "user_pkg" / "__init__.py").write_text(
+        "from torch import nn\ndef make():\n    return nn.Linear(2, 2)\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert isinstance(load_factory("user_pkg:make")(), nn.Linear)
     monkeypatch.chdir(tmp_path)
@@ -126,7 +127,9 @@ def test_nmtvc_layout_permutes_inside_the_graph() -> None:
     # gradients reach the (N, C, T, V, M) tensor that SHAP and GradCAM see
     leaf = x[2].clone().requires_grad_(True)
     model(x[0], x[1], leaf, x[3])[:, 0].sum().backward()
-    assert leaf.grad is not None and leaf.grad.shape == x[2].shape and float(leaf.grad.abs().sum()) > 0
+    assert leaf.grad is not None
+    assert leaf.grad.shape == x[2].shape
+    assert float(leaf.grad.abs().sum()) > 0
     # GradCAM on its conv: rows N*M, equals captum with the same person mean
     cam = gradcam(model, x, "conv", [0, 1, 2])
     assert cam.shape == (3, 10, 6)
@@ -134,18 +137,22 @@ def test_nmtvc_layout_permutes_inside_the_graph() -> None:
 
 def test_tuple_output_needs_output_index() -> None:
     model = _model(output=None).eval()
-    with pytest.raises(ExternalModelError, match="set model.output"):
+    with pytest.raises(ExternalModelError, match=r"set model\.output"):
         model(*_inputs())
-    with pytest.raises(ExternalModelError, match="model.output 5 but forward returned 2"):
+    with pytest.raises(ExternalModelError, match=r"model\.output 5 but forward returned 2"):
         _model(output=5).eval()(*_inputs())
     identity = build_external(external_spec({"factory": "torch.nn:Identity"}), {})
-    with pytest.raises(ExternalModelError, match=r"logits have shape \(3, 4, 10, 6, 2\), expected \(sample=3, class\)"):
+    with pytest.raises(
+        ExternalModelError, match=r"logits have shape \(3, 4, 10, 6, 2\), expected \(sample=3, class\)"
+    ):
         identity(*_inputs())
 
 
 def test_spec_errors_are_listed_together() -> None:
     with pytest.raises(ExternalModelError) as err:
-        external_spec({"factory": "x", "inputs": ["joint", "joint", "depth"], "layout": "NTCVM", "output": -1})
+        external_spec(
+            {"factory": "x", "inputs": ["joint", "joint", "depth"], "layout": "NTCVM", "output": -1}
+        )
     message = str(err.value)
     for part in ("factory 'x'", "inputs", "layout 'NTCVM'", "output -1"):
         assert part in message
@@ -397,7 +404,8 @@ def test_train_writes_a_rebuildable_model_pt(tmp_path: Path) -> None:
     spec = content["architecture"]["external"]
     assert spec["built_kwargs"] == {"width": 4, "num_class": 3, "num_point": 6, "in_channels": 4}
     model = load_model(out)
-    assert isinstance(model, ExternalModel) and not model.training
+    assert isinstance(model, ExternalModel)
+    assert not model.training
     fs = read_features(features)
     x = fs.tensors(np.arange(6), CPU)
     fresh = build_external(spec, {})
@@ -429,12 +437,18 @@ def test_load_model_job_reads_a_field_checkpoint(tmp_path: Path) -> None:
     # wrong class count: named with the file and the kwargs to fix
     bad = {**params, "auto_kwargs": {"num_point": "num_joints", "in_channels": "in_channels"},
            "kwargs": {"width": 4, "num_class": 5}}  # fmt: skip
-    with pytest.raises(ExternalModelError, match="gives 5 logits but .*features.h5 has 3 classes"):
+    with pytest.raises(ExternalModelError, match=r"gives 5 logits but .*features\.h5 has 3 classes"):
         load_from_checkpoint(features, ckpt, tmp_path / "x.pt", tmp_path / "x.h5", bad, seed=1, device=CPU)
     # no prefix stripping: every key is unexpected, in one error
     with pytest.raises(CheckpointError, match=r"(?s)field.pth: .*missing keys .*unexpected keys"):
         load_from_checkpoint(
-            features, ckpt, tmp_path / "y.pt", tmp_path / "y.h5", {**params, "strip_prefixes": []}, seed=1, device=CPU
+            features,
+            ckpt,
+            tmp_path / "y.pt",
+            tmp_path / "y.h5",
+            {**params, "strip_prefixes": []},
+            seed=1,
+            device=CPU,
         )
 
 
@@ -477,18 +491,24 @@ def _check(config: dict[str, Any]) -> None:
 
 
 def test_config_example_validates_and_resolves() -> None:
-    config = _config(**copy.deepcopy(SPEC_PARAMS), checkpoint=None, layout="NCTVM", strip_prefixes=["module."])
+    config = _config(
+        **copy.deepcopy(SPEC_PARAMS), checkpoint=None, layout="NCTVM", strip_prefixes=["module."]
+    )
     resolved = resolve_model(config["model"], None)
     assert resolved["name"] == "external"
-    assert "preset" not in resolved and "attention" not in resolved
+    assert "preset" not in resolved
+    assert "attention" not in resolved
     _check(config)
     # a dataset override of a preset config switches that dataset to an external model
     preset = _config()
     preset["datasets"]["a"]["model"] = copy.deepcopy(SPEC_PARAMS)
     over = resolve_model(preset["model"], preset["datasets"]["a"]["model"])
-    assert over["factory"] == SPEC_PARAMS["factory"] and over["name"] == "external"
+    assert over["factory"] == SPEC_PARAMS["factory"]
+    assert over["name"] == "external"
     plain = resolve_model(preset["model"], None)
-    assert "factory" not in plain and "strip_prefixes" not in plain and plain["name"] == "tiny"
+    assert "factory" not in plain
+    assert "strip_prefixes" not in plain
+    assert plain["name"] == "tiny"
 
 
 def test_docs_example_validates() -> None:
@@ -509,7 +529,8 @@ def test_unknown_and_duplicate_layers_are_refused_with_paths() -> None:
     assert "gradcam.layers: duplicate layers ['layers.0.gcn']" in message
     assert "gradcam.layers: ['layer.9'] are not module paths of the model of dataset 'a'" in message
     assert "evaluate.reference_layer: ['layers.1.tcm']" in message
-    assert "available module paths of" in message and "\n    layers.1.tcn.0\n" in message
+    assert "available module paths of" in message
+    assert "\n    layers.1.tcn.0\n" in message
 
 
 def test_preset_layers_are_checked_without_training() -> None:
@@ -517,10 +538,18 @@ def test_preset_layers_are_checked_without_training() -> None:
     with pytest.raises(ConfigError, match=r"\['layers.0.gcn', 'layers.1.tcn'\] are not module paths"):
         _check(config)
     config["gradcam"]["layers"] = ["main.1.att", "branches.joint.blocks.0.tcn.conv"]
-    config["evaluate"] = {"perturbation_layers": ["main.1.att"], "figure_layers": [], "reference_layer": "main.1.att"}
+    config["evaluate"] = {
+        "perturbation_layers": ["main.1.att"],
+        "figure_layers": [],
+        "reference_layer": "main.1.att",
+    }
     _check(config)
     config["gradcam"]["layers"] = ["main.1.att.attention.fc1"]
-    config["evaluate"] = {"perturbation_layers": [], "figure_layers": [], "reference_layer": "main.1.att.attention.fc1"}
+    config["evaluate"] = {
+        "perturbation_layers": [],
+        "figure_layers": [],
+        "reference_layer": "main.1.att.attention.fc1",
+    }
     _check(config)
     config["model"]["attention"] = "none"  # the preset built for the check follows the settings
     with pytest.raises(ConfigError, match=r"\['main.1.att.attention.fc1'\] are not module paths"):

@@ -133,7 +133,9 @@ def load_factory(factory: str) -> Callable[..., nn.Module]:
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():
-            raise ExternalModelError(f"model.factory {factory!r}: file {path} does not exist (cwd {Path.cwd()})")
+            raise ExternalModelError(
+                f"model.factory {factory!r}: file {path} does not exist (cwd {Path.cwd()})"
+            )
         module = _module_from_file(path)
     else:
         try:
@@ -244,9 +246,10 @@ def build_external(spec: Mapping[str, Any], sizes: Mapping[str, int]) -> Externa
     try:
         net = factory(**kwargs)
     except Exception as exc:
-        raise ExternalModelError(f"model.factory {spec['factory']!r} failed with kwargs {kwargs}: {exc!r}") from exc
-    model = ExternalModel(net, {**spec, "built_kwargs": kwargs})
-    return model
+        raise ExternalModelError(
+            f"model.factory {spec['factory']!r} failed with kwargs {kwargs}: {exc!r}"
+        ) from exc
+    return ExternalModel(net, {**spec, "built_kwargs": kwargs})
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -301,7 +304,9 @@ def external_edge_importance(model: ExternalModel) -> dict[str, nn.Parameter]:
                 "or (partition, joint, joint)"
             )
         owner = name.rpartition(".")[0]
-        if isinstance(model.net.get_submodule(owner) if owner else model.net, (nn.ParameterList, nn.ParameterDict)):
+        if isinstance(
+            model.net.get_submodule(owner) if owner else model.net, (nn.ParameterList, nn.ParameterDict)
+        ):
             raise ExternalModelError(
                 f"edge-importance parameter {name!r} is held in a ParameterList/ParameterDict that the forward "
                 "pass never calls; E perturbation needs the module that uses E to own it"
@@ -373,7 +378,9 @@ def read_external_state_dict(
             if prefix and new.startswith(prefix):
                 new = new[len(prefix) :]
         if new in out:
-            raise ExternalModelError(f"{p}: keys {name!r} and another both become {new!r} after stripping prefixes")
+            raise ExternalModelError(
+                f"{p}: keys {name!r} and another both become {new!r} after stripping prefixes"
+            )
         out[new] = value
     return out
 
@@ -390,7 +397,11 @@ def load_external_weights(
     missing, unexpected, shapes = state_dict_mismatches(model.net, state)
     parts = [
         f"  {title} ({len(items)}):\n    " + "\n    ".join(items)
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
+        for title, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", shapes),
+        )
         if items
     ]
     if parts:
