@@ -560,3 +560,75 @@ def test_factory_errors_are_config_errors(tmp_path: Path) -> None:
     config = _config(factory=f"{tmp_path}/none.py:build")
     with pytest.raises(ConfigError, match=r"datasets.a: model: .*none.py.*does not exist"):
         _check(config)
+
+
+class MatrixGcn(nn.Module):
+    """A graph unit owning one (joint, joint) E, used row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.E = nn.Parameter(torch.rand(6, 6) + 0.5)
+        self.conv = nn.Conv2d(8, 5, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv(torch.einsum("nctv,vw->nctw", x, self.E)))
+
+
+class MatrixNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gcn = MatrixGcn()
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, joint: torch.Tensor, bone: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([joint, bone], 1)
+        n, c, t, v, m = x.shape
+        y = self.gcn(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v))
+        return self.fc(y.mean(dim=(2, 3)).view(n, m, -1).mean(1))
+
+
+def build_matrix() -> nn.Module:
+    return MatrixNet()
+
+
+@pytest.mark.parametrize("which", ["stgcn", "matrix"])
+@pytest.mark.parametrize("mode", ["isolate", "self_loop"])
+def test_edge_perturbation_of_external_models_equals_edited_weights(which: str, mode: str) -> None:
+    """Per-sample E perturbation (hooks on the owning units) equals a full pass with E edited by hand."""
+    from harxai.evaluate.perturbation import (
+        EdgePerturbation,
+        PerturbationSpec,
+        perturb_edge_importance,
+        perturbed_probabilities,
+    )
+
+    torch.manual_seed(4)
+    if which == "stgcn":
+        model = _model().eval()
+    else:
+        spec = external_spec({"factory": f"{__name__}:build_matrix", "inputs": ["joint", "bone"],
+                              "edge_importance": ["gcn.E"]})  # fmt: skip
+        model = build_external(spec, {}).eval()
+    params = edge_importance_parameters(model)
+    with torch.no_grad():  # make E differ from its initial ones
+        for p in params.values():
+            p.mul_(torch.rand_like(p) + 0.5)
+    originals = {name: p.detach().clone() for name, p in params.items()}
+    x = np.stack([t.numpy() for t in _inputs(n=4)], axis=1)
+    sets = [[0], [2, 5], [], [0]]
+    pspec = PerturbationSpec(mode=mode)
+    with EdgePerturbation(model, params, pspec) as perturbation:
+        probs, _ = perturbed_probabilities(model, perturbation, x, sets, CPU)
+    for i, joints in enumerate(sets):
+        edited = copy.deepcopy(model)
+        with torch.no_grad():
+            for name, p in edge_importance_parameters(edited).items():
+                p.copy_(perturb_edge_importance(params[name].detach(), joints, pspec))
+            logits = edited(*torch.from_numpy(x[i : i + 1]).unbind(1))
+        expected = torch.softmax(logits.double(), 1).numpy()[0]
+        np.testing.assert_allclose(probs[i], expected, rtol=1e-5, atol=1e-6)
+    baseline = torch.softmax(model(*torch.from_numpy(x).unbind(1)).double(), 1).detach().numpy()
+    assert not np.allclose(probs[1], baseline[1])  # the perturbation changed something
+    np.testing.assert_allclose(probs[2], baseline[2], rtol=1e-6)
+    for name, p in params.items():  # weights restored
+        assert torch.equal(p.detach(), originals[name])
