@@ -22,7 +22,10 @@ MODELS = {
 }
 LAYERS = list(config["gradcam"]["layers"])
 check_layers(LAYERS)
-check_model_layers(config, DATASETS, MODELS)
+# Layer names vs the models' module paths: builds each model once (imports torch), so only in
+# the main process, not again in every job.
+if workflow.is_main_process:
+    check_model_layers(config, DATASETS, MODELS)
 N_BACKGROUND_CHUNKS = -(
     -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
 )
