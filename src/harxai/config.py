@@ -185,7 +185,9 @@ def check_model_layers(
     and ``evaluate.reference_layer`` must be ``named_modules()`` paths of the model of every
     dataset (for a preset, of the preset built for the dataset's layout; for an external model,
     of the network its factory returns, built on the meta device when it allows), and each list
-    must name a layer once. One :class:`ConfigError` lists every problem with the available paths.
+    must name a layer once. The GradCAM layers' output shapes are checked with one forward pass
+    on meta tensors (no computation) where the model allows it. One :class:`ConfigError` lists
+    every problem with the available paths.
 
     Parameters
     ----------
@@ -196,7 +198,8 @@ def check_model_layers(
     models
         Resolved model settings (:func:`resolve_model`) by dataset name.
     """
-    from .models.planning import planned_module_paths
+    from .models.external import module_paths
+    from .models.planning import planned_layer_shape_problems, planned_model
 
     keys = _layer_keys(config)
     problems = []
@@ -208,15 +211,21 @@ def check_model_layers(
     for name, dataset in datasets.items():
         model = models[name]
         try:
-            paths = planned_module_paths(config, dataset, model)
+            built, sizes = planned_model(config, dataset, model)
         except ValueError as exc:
             raise ConfigError(f"datasets.{name}: model: {exc}") from exc
+        paths = module_paths(built)
         known = set(paths)
         for key, names in keys.items():
             unknown = [x for x in dict.fromkeys(names) if x not in known]
             if unknown:
                 problems.append(f"{key}: {unknown} are not module paths of the model of dataset {name!r}")
                 paths_by_model[str(model.get("factory") or model.get("preset"))] = paths
+        gradcam = [x for x in dict.fromkeys(keys["gradcam.layers"]) if x in known]
+        problems += [
+            f"gradcam.layers: {p} (model of dataset {name!r})"
+            for p in planned_layer_shape_problems(built, sizes, gradcam)
+        ]
     if problems:
         listing = "".join(
             f"\n  available module paths of {which}:\n    " + "\n    ".join(paths)

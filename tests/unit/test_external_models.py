@@ -632,3 +632,25 @@ def test_edge_perturbation_of_external_models_equals_edited_weights(which: str, 
     np.testing.assert_allclose(probs[2], baseline[2], rtol=1e-6)
     for name, p in params.items():  # weights restored
         assert torch.equal(p.detach(), originals[name])
+
+
+def test_gradcam_layer_shapes_are_checked_at_planning() -> None:
+    config = _config(**copy.deepcopy(SPEC_PARAMS))
+    config["gradcam"]["layers"] = ["layers.0.gcn", "fc", "layers.1"]
+    with pytest.raises(ConfigError) as err:
+        _check(config)
+    message = str(err.value)
+    # synthetic_ntu: 4 classes, 25 joints, 2 persons; two samples go through on the meta device
+    assert "gradcam.layers: layer 'fc' output has shape (2, 4); expected (sample*person=4" in message
+    assert "layers.0.gcn" not in message
+    assert "layers.1" not in message
+
+
+def test_preset_gradcam_layer_shapes_are_checked_at_planning() -> None:
+    config = _config()
+    config["gradcam"]["layers"] = ["main.1.att", "classifier.fc"]
+    config["evaluate"] = {"perturbation_layers": [], "figure_layers": [], "reference_layer": "main.1.att"}
+    with pytest.raises(ConfigError, match=r"layer 'classifier.fc' output has shape \(2, 4\)"):
+        _check(config)
+    config["gradcam"]["layers"] = ["main.1.att", "branches.bone.init_bn", "main.0.tcn.conv"]
+    _check(config)

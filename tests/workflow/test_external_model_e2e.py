@@ -57,23 +57,51 @@ def external_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
-def test_unknown_layer_is_refused_before_any_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("layers", "reference", "needles"),
+    [
+        (
+            ["layers.0.gcn", "layers.1.tcm"],
+            "layers.1.tcn",
+            [
+                "gradcam.layers: ['layers.1.tcm'] are not module paths of the model of dataset 'synth_ntu'",
+                "available module paths of user_models/stgcn.py:build",
+                "\n    layers.1.tcn.0\n",
+            ],
+        ),
+        (
+            ["layers.1.tcn", "layers.0.gcn", "layers.1.tcn"],
+            "layers.1.tcn",
+            ["gradcam.layers: duplicate layers ['layers.1.tcn']"],
+        ),
+        (
+            ["layers.0.gcn", "layers.1.tcn"],
+            "layers.9",
+            [
+                "evaluate.reference_layer: ['layers.9'] are not module paths of the model of dataset 'synth_ntu'"
+            ],
+        ),
+    ],
+    ids=["unknown", "duplicate", "unknown-reference"],
+)
+def test_bad_layers_are_refused_before_any_job(
+    tmp_path: Path, layers: list[str], reference: str, needles: list[str]
+) -> None:
     workdir = prepare_workdir(tmp_path / "run")
     (workdir / "user_models").mkdir()
     shutil.copy(REPO / "tests" / "workflow" / "external_model.py", workdir / "user_models" / "stgcn.py")
 
     def bad(config: dict) -> None:
         _external(config)
-        config["gradcam"]["layers"] = ["layers.0.gcn", "layers.1.tcm", "layers.0.gcn"]
+        config["gradcam"]["layers"] = layers
+        config["evaluate"]["reference_layer"] = reference
 
     edit_config(workdir, bad)
     proc = run_snakemake(workdir, "-n", "--cores", "2", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "gradcam.layers: duplicate layers ['layers.0.gcn']" in text
-    assert "['layers.1.tcm'] are not module paths of the model of dataset 'synth_ntu'" in text
-    assert "available module paths of user_models/stgcn.py:build" in text
-    assert "    layers.1.tcn.0" in text
+    for needle in needles:
+        assert needle in text
     assert not (workdir / "results").exists()
 
 
