@@ -544,15 +544,15 @@ def test_preset_layers_are_checked_without_training() -> None:
         "reference_layer": "main.1.att",
     }
     _check(config)
-    config["gradcam"]["layers"] = ["main.1.att.attention.fc1"]
+    config["gradcam"]["layers"] = ["main.1.att.multiply"]
     config["evaluate"] = {
         "perturbation_layers": [],
         "figure_layers": [],
-        "reference_layer": "main.1.att.attention.fc1",
+        "reference_layer": "main.1.att.multiply",
     }
     _check(config)
     config["model"]["attention"] = "none"  # the preset built for the check follows the settings
-    with pytest.raises(ConfigError, match=r"\['main.1.att.attention.fc1'\] are not module paths"):
+    with pytest.raises(ConfigError, match=r"\['main.1.att.multiply'\] are not module paths"):
         _check(config)
 
 
