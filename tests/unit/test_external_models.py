@@ -654,3 +654,20 @@ def test_preset_gradcam_layer_shapes_are_checked_at_planning() -> None:
         _check(config)
     config["gradcam"]["layers"] = ["main.1.att", "branches.bone.init_bn", "main.0.tcn.conv"]
     _check(config)
+
+
+def test_edge_importance_is_known_at_planning() -> None:
+    from harxai.models.planning import planned_edge_importance
+
+    config = _config(**copy.deepcopy(SPEC_PARAMS))
+    dataset = resolve_dataset("a", config["datasets"]["a"])
+    model = resolve_model(config["model"], None)
+    assert planned_edge_importance(config, dataset, model) == [
+        "net.layers.0.gcn.edge_importance",
+        "net.layers.1.gcn.edge_importance",
+    ]
+    tokens = {"factory": f"{__name__}:build_tokens", "auto_kwargs": {"num_class": "num_classes"}}
+    assert planned_edge_importance(config, dataset, tokens) == []
+    preset = resolve_model(_config()["model"], None)
+    # the preset: two blocks in each of the four input branches and two in the main branch
+    assert len(planned_edge_importance(config, dataset, preset)) == 10

@@ -106,3 +106,17 @@ def planned_layer_shape_problems(
         elif find_module(built, layer) is not None:
             problems.append(f"layer {layer!r} does not run in the model's forward pass")
     return problems
+
+
+def planned_edge_importance(
+    config: Mapping[str, Any], dataset: Mapping[str, Any], model: Mapping[str, Any]
+) -> list[str]:
+    """Names of the edge-importance parameters E of a dataset's model, before any job runs.
+
+    Empty for a model without E (rule perturb_edges has nothing to perturb there; the workflow
+    can leave its targets out). Raises :class:`harxai.models.external.ExternalModelError` for
+    listed parameters that do not exist or cannot be perturbed.
+    """
+    from .network import edge_importance_parameters
+
+    return list(edge_importance_parameters(planned_model(config, dataset, model)[0]))
