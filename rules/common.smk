@@ -8,6 +8,7 @@ from harxai.config import (
     SYNTHETIC_KINDS,
     check_config,
     check_layers,
+    check_model_layers,
     resolve_dataset,
     resolve_model,
 )
@@ -24,6 +25,10 @@ MODELS = {
 LAYERS = list(config["gradcam"]["layers"])
 check_layers(LAYERS)
 check_config(config, DATASETS)
+# Layer names vs the models' module paths: builds each model once (imports torch), so only in
+# the main process, not again in every job.
+if workflow.is_main_process:
+    check_model_layers(config, DATASETS, MODELS)
 N_BACKGROUND_CHUNKS = -(
     -config["shap"]["background_size"] // config["shap"]["background_chunk_size"]
 )

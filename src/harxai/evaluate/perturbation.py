@@ -91,7 +91,7 @@ def perturb_edge_importance(
     Parameters
     ----------
     edge
-        E, shape (partition, joint, joint); not modified.
+        E, shape (partition, joint, joint) or (joint, joint); not modified.
     joints
         Key points to perturb (indices).
     spec
@@ -100,8 +100,10 @@ def perturb_edge_importance(
     Returns
     -------
     torch.Tensor
-        The perturbed copy, shape (partition, joint, joint).
+        The perturbed copy, of the shape of ``edge``.
     """
+    if edge.ndim == 2:  # one (joint, joint) matrix (external models): a single partition
+        return perturb_edge_importance(edge[None], joints, spec)[0]
     out = edge.detach().clone()
     if len(joints) == 0:
         return out

@@ -23,6 +23,20 @@ of one layer whose output is shaped (sample*person, channel, frame', joint):
 
 ``negate=True`` uses ``-G`` (counterfactual maps: what speaks against the target).
 
+Layer outputs and the person axis (any model, harxai's or external; see :func:`layer_rows`):
+
+* (sample*person, channel, frame, joint), rows sample-major (``n * person + p``, the reshape of
+  ST-GCN, AAGCN, CTR-GCN, EfficientGCN): one map per skeleton, then the mean over persons;
+* (sample, channel, frame, joint): persons already pooled or merged by the model; one map per
+  sample, no mean;
+* (sample*person or sample, channel, frame): a layer without joint axis (frame tokens, pooled
+  temporal features); the (sample, frame) map is repeated over the joints, so it ranks frames,
+  never key points;
+* anything else (token sequences (sample, tokens, channel), (frame, sample, channel), a joint
+  axis of another length...) is refused with the layer's name and output shape.
+
+When a sample has a single person the first two cases coincide.
+
 Activations are captured by a forward hook and gradients by ``Tensor.register_hook`` on the
 captured output (never the deprecated module backward hook); the backward pass is
 ``torch.autograd.backward(score, inputs=[activation])``, so it stops at the layer and leaves the
@@ -76,7 +90,9 @@ class GradCamResult:
 class _Capture:
     """What the hooks saw during one forward/backward pass."""
 
-    expected_rows: int
+    samples: int
+    persons: int
+    joints: int
     layer: str
     activations: list[torch.Tensor] = field(default_factory=list)
     gradients: list[torch.Tensor] = field(default_factory=list)
@@ -86,33 +102,38 @@ class _Capture:
 def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
     """Return the submodule at ``named_modules()`` path ``layer``.
 
+    For an external model (:class:`harxai.models.external.ExternalModel`) the path is one of the
+    user's network, as written in the config.
+
     Raises
     ------
     ValueError
         When no module has that path; the message lists the closest paths.
     """
-    modules = dict(model.named_modules())
-    if layer in modules and layer != "":
-        module: nn.Module = modules[layer]
+    from ..models.external import find_module, module_paths
+
+    module = find_module(model, layer)
+    if module is not None:
         return module
-    names = [n for n in modules if n]
+    names = module_paths(model)
     close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise ValueError(f"GradCAM layer {layer!r} is not a named_modules() path of the model{hint}")
 
 
 @contextmanager
-def capture_layer(module: nn.Module, layer: str, expected_rows: int) -> Iterator[_Capture]:
+def capture_layer(
+    module: nn.Module, layer: str, samples: int, persons: int, joints: int
+) -> Iterator[_Capture]:
     """Capture the output of ``module`` and the gradient reaching it, for one pass.
 
-    The forward hook checks that the output is a 4-D tensor with ``expected_rows`` rows
-    (sample*person) and registers a tensor hook storing its gradient. Every hook is removed on
-    exit, also after an exception.
+    The forward hook checks the output's shape (see :func:`layer_rows`) and registers a tensor
+    hook storing its gradient. Every hook is removed on exit, also after an exception.
     """
-    capture = _Capture(expected_rows=expected_rows, layer=layer)
+    capture = _Capture(samples=samples, persons=persons, joints=joints, layer=layer)
 
     def forward_hook(_module: nn.Module, _args: Any, output: Any) -> torch.Tensor | None:
-        _check_output(output, layer, expected_rows)
+        layer_rows(output, layer, samples, persons, joints)
         replaced: torch.Tensor | None = None
         if not output.requires_grad:  # frozen layers: make the output a leaf that gets a gradient
             output = output.detach().requires_grad_(True)
@@ -130,14 +151,26 @@ def capture_layer(module: nn.Module, layer: str, expected_rows: int) -> Iterator
         capture.handles.clear()
 
 
-def _check_output(output: Any, layer: str, expected_rows: int) -> None:
+def layer_rows(output: Any, layer: str, samples: int, persons: int, joints: int) -> int:
+    """Persons per sample in a layer output's rows (``persons`` or 1); raise for other shapes.
+
+    Accepted outputs: (sample*person, channel, frame, joint) as in ST-GCN-style models (rows
+    sample-major), (sample, channel, frame, joint) where the persons were already pooled or
+    merged, and (sample*person or sample, channel, frame) for layers without a joint axis
+    (frame tokens of a transformer, pooled temporal features). Anything else is an error naming
+    the layer and the shape.
+    """
     if not isinstance(output, torch.Tensor):
         raise TypeError(f"GradCAM layer {layer!r} returns {type(output).__name__}, not a tensor")
-    if output.ndim != 4 or output.shape[0] != expected_rows:
+    shape = tuple(output.shape)
+    rows_ok = output.ndim in (3, 4) and shape[0] in (samples * persons, samples)
+    joints_ok = output.ndim == 3 or (output.ndim == 4 and shape[3] == joints)
+    if not (rows_ok and joints_ok):
         raise ValueError(
-            f"GradCAM layer {layer!r} output has shape {tuple(output.shape)}; expected 4-D "
-            f"(sample*person={expected_rows}, channel, frame, joint)"
+            f"GradCAM layer {layer!r} output has shape {shape}; expected (sample*person={samples * persons} "
+            f"or sample={samples}, channel, frame, joint={joints}) or (sample*person or sample, channel, frame)"
         )
+    return persons if shape[0] == samples * persons else 1
 
 
 def _as_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -184,14 +217,16 @@ def activations_and_gradients(
     Returns
     -------
     tuple of torch.Tensor
-        Detached activations and gradients, each (sample*person, channel, frame, joint).
+        Detached activations and gradients, each (rows, channel, frame, joint) with rows
+        sample*person or sample (see :func:`layer_rows`); a 3-D layer output gets a joint axis
+        of length 1.
     """
     items = _as_inputs(inputs)
-    samples, persons = items[0].shape[0], items[0].shape[-1]
+    samples, persons, joints = items[0].shape[0], items[0].shape[-1], items[0].shape[-2]
     module = resolve_layer(model, layer)
     if model.training:
         log.warning("GradCAM on a model in training mode (dropout and batch statistics are active)")
-    with capture_layer(module, layer, samples * persons) as capture, torch.enable_grad():
+    with capture_layer(module, layer, samples, persons, joints) as capture, torch.enable_grad():
         logits = model(*items)
         if len(capture.activations) != 1:
             raise ValueError(
@@ -210,7 +245,10 @@ def activations_and_gradients(
         torch.autograd.backward(score, inputs=[activation])
         if len(capture.gradients) != 1:
             raise RuntimeError(f"GradCAM layer {layer!r}: no gradient reached the layer output")
-        return activation.detach(), capture.gradients[0].detach()
+        acts, grads = activation.detach(), capture.gradients[0].detach()
+        if acts.ndim == 3:
+            acts, grads = acts[..., None], grads[..., None]
+        return acts, grads
 
 
 def standard_cam(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
@@ -260,11 +298,17 @@ def person_mean(maps: torch.Tensor, persons: int) -> torch.Tensor:
     return maps.reshape(rows // persons, persons, frames, joints).mean(dim=1)
 
 
-def _cam(activations: torch.Tensor, gradients: torch.Tensor, variant: str, persons: int) -> np.ndarray:
+def _cam(
+    activations: torch.Tensor, gradients: torch.Tensor, variant: str, samples: int, joints: int
+) -> np.ndarray:
+    """(sample, frame, joint) maps: person mean when rows are sample*person; a joint-less map repeated."""
     maps = (
         standard_cam(activations, gradients) if variant == "standard" else shapgcn_cam(activations, gradients)
     )
-    return person_mean(maps, persons).float().cpu().numpy()
+    out = person_mean(maps, maps.shape[0] // samples)
+    if out.shape[-1] == 1 and joints != 1:
+        out = out.expand(-1, -1, joints)
+    return out.float().cpu().numpy()
 
 
 def check_variant(variant: str) -> None:
@@ -314,10 +358,10 @@ class GradCam:
         """
         items = _as_inputs(inputs)
         acts, grads = activations_and_gradients(self.model, items, self.layer, target)
-        persons = items[0].shape[-1]
+        samples, joints = items[0].shape[0], items[0].shape[-2]
         return GradCamResult(
-            cam=_cam(acts, grads, self.variant, persons),
-            cam_negated=_cam(acts, -grads, self.variant, persons),
+            cam=_cam(acts, grads, self.variant, samples, joints),
+            cam_negated=_cam(acts, -grads, self.variant, samples, joints),
             layer=self.layer,
             variant=self.variant,
         )
@@ -357,4 +401,4 @@ def gradcam(
     check_variant(variant)
     items = _as_inputs(inputs)
     acts, grads = activations_and_gradients(model, items, layer, target)
-    return _cam(acts, -grads if negate else grads, variant, items[0].shape[-1])
+    return _cam(acts, -grads if negate else grads, variant, items[0].shape[0], items[0].shape[-2])

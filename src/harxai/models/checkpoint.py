@@ -3,7 +3,10 @@
 A checkpoint is a ``torch.save`` dict loadable with ``torch.load(..., weights_only=True)``:
 
 * ``state_dict``: parameter and buffer tensors (CPU);
-* ``architecture``: the JSON-able dict :func:`harxai.models.build_model` takes;
+* ``architecture``: the JSON-able dict :func:`harxai.models.build_model` takes, or for an
+  external model ``{"external": spec, "layout": ..., "num_classes": ..., "num_joints": ...}``
+  where ``spec`` holds the factory, the kwargs it was called with (``built_kwargs``), the
+  inputs, layout and output (see :mod:`harxai.models.external`);
 * ``layout``: ``SkeletonLayout.to_dict()`` of the skeleton;
 * ``class_names``: list of str, in output order; ``task``: ``multiclass`` or ``binary``;
 * ``harxai_version``: str; ``format``: int.
@@ -21,6 +24,7 @@ from torch import nn
 
 from .. import __version__
 from ..io import atomic_path
+from .external import ExternalModelError, build_external
 from .network import build_model
 
 CHECKPOINT_FORMAT = 1
@@ -228,6 +232,16 @@ def check_against_declared(
         )
 
 
+def rebuild_model(architecture: Mapping[str, Any]) -> nn.Module:
+    """A freshly initialised model of an architecture dict (harxai preset or external)."""
+    if isinstance(architecture, Mapping) and "external" in architecture:
+        try:
+            return build_external(architecture["external"], {})
+        except (KeyError, TypeError) as exc:
+            raise ExternalModelError(f"invalid external model description ({exc!r})") from exc
+    return build_model(architecture)
+
+
 def load_model(path: str | os.PathLike[str], device: torch.device | str | None = None) -> nn.Module:
     """Rebuild a model from a checkpoint; returned in eval mode on ``device`` (default CPU).
 
@@ -242,11 +256,13 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str | None =
     -------
     torch.nn.Module
         Called as ``model(joint, velocity, bone, acceleration)``, each input (sample,
-        channel, frame, joint, person), returning logits (sample, class).
+        channel, frame, joint, person), returning logits (sample, class). An external model
+        comes back as :class:`harxai.models.external.ExternalModel` (its factory is imported
+        again, from the spec stored in the file).
     """
     content = read_checkpoint(path)
     try:
-        model = build_model(content["architecture"])
+        model = rebuild_model(content["architecture"])
     except ValueError as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
     check_state_dict(model, content["state_dict"], path)

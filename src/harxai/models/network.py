@@ -168,7 +168,16 @@ def build_model(architecture: Mapping[str, Any]) -> MultiBranchGCN:
 
 
 def edge_importance_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """Every edge-importance matrix E of a model by parameter name (shape (partition, joint, joint))."""
+    """Every edge-importance matrix E of a model by parameter name (shape (partition, joint, joint)).
+
+    For an external model: the parameters of :func:`harxai.models.external.external_edge_importance`
+    (listed in ``model.edge_importance`` or named ``edge_importance``); (joint, joint) ones are
+    returned as they are. An empty dict means the model has none (E perturbation is skipped).
+    """
+    from .external import ExternalModel, external_edge_importance
+
+    if isinstance(model, ExternalModel):
+        return external_edge_importance(model)
     out: dict[str, nn.Parameter] = {}
     for name, module in model.named_modules():
         if isinstance(module, GraphContraction):

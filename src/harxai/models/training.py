@@ -34,6 +34,15 @@ from ..config import FEATURE_GROUPS
 from ..io import Array, read_hdf5, write_hdf5
 from ..metrics import aggregate_recordings, evaluate_predictions, probabilities
 from .checkpoint import check_against_declared, read_checkpoint, save_checkpoint
+from .external import (
+    DEFAULT_STRIP_PREFIXES,
+    ExternalModelError,
+    build_external,
+    external_spec,
+    is_external,
+    load_external_weights,
+    read_external_state_dict,
+)
 from .network import build_model
 from .presets import make_architecture
 
@@ -208,6 +217,50 @@ def declared_architecture(features: FeatureSet, settings: TrainSettings) -> dict
         num_classes=len(features.class_names),
         graph_residual=settings.graph_residual,
     )
+
+
+def data_sizes(features: FeatureSet) -> dict[str, int]:
+    """Sizes an external model's ``auto_kwargs`` may ask for (channels of one feature group...)."""
+    _, _, channels, frames, joints, persons = features.shape
+    return {
+        "in_channels": int(channels),
+        "num_classes": len(features.class_names),
+        "num_joints": int(joints),
+        "num_persons": int(persons),
+        "num_frames": int(frames),
+    }
+
+
+def declared_model(
+    features: FeatureSet, settings: TrainSettings, params: Mapping[str, Any]
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A freshly initialised model of the settings and its architecture dict (preset or external).
+
+    An external model (``params["factory"]`` set) is built by its factory and checked with one
+    forward pass on two rows: the logits must be (sample, number of classes).
+    """
+    if not is_external(params):
+        architecture = declared_architecture(features, settings)
+        return build_model(architecture), architecture
+    model = build_external(external_spec(params), data_sizes(features))
+    architecture = {
+        "external": model.spec,
+        "layout": dict(features.layout),
+        "num_classes": len(features.class_names),
+        "num_joints": int(features.shape[4]),
+    }
+    probe = np.arange(min(2, features.shape[0]))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(*features.tensors(probe, torch.device("cpu")))
+    model.train(was_training)
+    if logits.shape[1] != len(features.class_names):
+        raise ExternalModelError(
+            f"{model.spec['factory']}: the model gives {logits.shape[1]} logits but {features.path} has "
+            f"{len(features.class_names)} classes (set num_classes in model.kwargs or model.auto_kwargs)"
+        )
+    return model, architecture
 
 
 def _check_splits(features: FeatureSet, need_train: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -516,14 +569,18 @@ def train_from_features(
     features = read_features(features_path)
     try:
         train, val = _check_splits(features, need_train=True)
-        architecture = declared_architecture(features, settings)
+        what = (
+            f"external model {params['factory']}" if is_external(params)
+            else f"preset {settings.preset} (attention {settings.attention})"
+        )  # fmt: skip
         log.info(
-            "training preset %s (attention %s) on %d samples, validating on %d; %d classes; %s, %d threads",
-            settings.preset, settings.attention, train.size, val.size, len(features.class_names), device, threads,
+            "training %s on %d samples, validating on %d; %d classes; %s, %d threads",
+            what, train.size, val.size, len(features.class_names), device, threads,
         )  # fmt: skip
         with deterministic(device):
             torch.manual_seed(seed)
-            model = build_model(architecture).to(device)
+            model, architecture = declared_model(features, settings, params)
+            model = model.to(device)
             log.info("model has %d parameters", sum(p.numel() for p in model.parameters()))
             result = fit(model, features, train, val, settings, seed, device)
             model.load_state_dict(result.state_dict)
@@ -551,6 +608,10 @@ def load_from_checkpoint(
 ) -> None:
     """Rule load_model: check a checkpoint against the declared architecture and evaluate it.
 
+    For an external model (``params["factory"]``) the checkpoint is in a field format (see
+    :func:`harxai.models.external.read_external_state_dict`, keys ``checkpoint_key`` and
+    ``strip_prefixes`` of ``params``) and holds the user's network's weights only.
+
     The declared architecture comes from the model settings (preset, attention, dropout)
     and the feature file (channels, layout, classes). Any missing/unexpected key, shape
     mismatch, differing architecture field, class name or task is listed in one
@@ -562,13 +623,20 @@ def load_from_checkpoint(
     features = read_features(features_path)
     try:
         _, val = _check_splits(features, need_train=False)
-        architecture = declared_architecture(features, settings)
-        content = read_checkpoint(checkpoint_path)
-        model = build_model(architecture)
-        check_against_declared(
-            content, model, architecture, features.class_names, features.task, checkpoint_path
-        )
-        model.load_state_dict(content["state_dict"])
+        if is_external(params):
+            model, architecture = declared_model(features, settings, params)
+            prefixes = params.get("strip_prefixes")
+            prefixes = DEFAULT_STRIP_PREFIXES if prefixes is None else tuple(prefixes)
+            state = read_external_state_dict(checkpoint_path, params.get("checkpoint_key"), prefixes)
+            load_external_weights(model, state, checkpoint_path, prefixes)  # type: ignore[arg-type]
+        else:
+            architecture = declared_architecture(features, settings)
+            content = read_checkpoint(checkpoint_path)
+            model = build_model(architecture)
+            check_against_declared(
+                content, model, architecture, features.class_names, features.task, checkpoint_path
+            )
+            model.load_state_dict(content["state_dict"])
         model.to(device)
         evaluation = _evaluate(model, features, val, settings, device)
         log.info("validation metrics of checkpoint %s: %s", checkpoint_path, evaluation.metrics)
