@@ -72,3 +72,16 @@ def zero_background(n: int = 4) -> np.ndarray:
     rng = np.random.default_rng(1)
     half = rng.normal(size=(n // 2, GROUPS, CHANNELS, FRAMES, JOINTS, PERSONS)).astype(np.float32)
     return np.concatenate([half, -half])
+
+
+class CellLinear(nn.Module):
+    """logits[k] = sum over group, channel, frame, joint, person of x * w[k, frame, joint]: one weight per cell."""
+
+    def __init__(self, classes: int = 3, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(classes, FRAMES, JOINTS, generator=g))
+
+    def forward(self, *groups: torch.Tensor) -> torch.Tensor:
+        x = torch.stack(groups, dim=1).sum(dim=(1, 2, 5))  # (sample, frame, joint)
+        return torch.einsum("ntv,ktv->nk", x, self.weight)
