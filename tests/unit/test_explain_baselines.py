@@ -66,3 +66,34 @@ def test_input_x_gradient_equals_autograd_times_input() -> None:
     )
     with pytest.raises(ValueError, match="targets"):
         input_x_gradient(model, x, target[:2])
+
+
+def test_gradcam_and_shap_map_methods_match_the_explainers() -> None:
+    from test_evaluate_fixtures import LAYOUT
+
+    from harxai.explain import shap_values
+    from harxai.explain.baselines import gradcam_method, shap_method
+    from harxai.explain.cam import gradcam
+    from harxai.models import build_model, make_architecture
+
+    groups = ("joint", "velocity", "bone", "acceleration")
+    arch = make_architecture(
+        "tiny",
+        attention="joint",
+        dropout=0.0,
+        in_channels=dict.fromkeys(groups, 2),
+        layout=LAYOUT.to_dict(),
+        num_classes=3,
+    )
+    net = build_model(arch).eval()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
+    bg = rng.normal(size=(2, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
+    target = np.array([0, 2, 1])
+    tensors = [torch.from_numpy(x[:, g]) for g in range(4)]
+    cam = gradcam_method("main.1.att", batch_size=2)(net, x, target)
+    np.testing.assert_allclose(cam, gradcam(net, tensors, "main.1.att", target), rtol=1e-5, atol=1e-7)
+    phi = shap_method(bg)(net, x, target)
+    ref = shap_values(net, tensors, [torch.from_numpy(bg[:, g]) for g in range(4)], target)
+    np.testing.assert_allclose(phi, np.stack(ref.values, axis=1).sum(axis=(1, 2, 5)), rtol=1e-4, atol=1e-6)
+    assert phi.shape == (3, 8, LAYOUT.num_joints)

@@ -169,3 +169,60 @@ def input_x_gradient_method(batch_size: int = DEFAULT_BATCH) -> MapMethod:
         return input_x_gradient(model, inputs, target, batch_size)
 
     return method
+
+
+# ----------------------------------------------------------------------------- the real explainers as map methods
+
+
+def _group_tensors(model: nn.Module, inputs: np.ndarray) -> list[torch.Tensor]:
+    x = torch.as_tensor(np.ascontiguousarray(_check_inputs(inputs), dtype=np.float32), device=_device(model))
+    return [x[:, g].contiguous() for g in range(x.shape[1])]
+
+
+def gradcam_method(layer: str, variant: str = "standard", batch_size: int = DEFAULT_BATCH) -> MapMethod:
+    """GradCAM of ``layer`` (:func:`harxai.explain.cam.gradcam`) as a :data:`MapMethod`.
+
+    The map is (sample, frame', joint) at the layer's frame resolution, averaged over persons.
+    """
+    from .cam import gradcam
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        t = np.asarray(target, dtype=np.int64)
+        out = [
+            gradcam(
+                model,
+                _group_tensors(model, inputs[s : s + batch_size]),
+                layer,
+                t[s : s + batch_size],
+                variant=variant,
+            )
+            for s in range(0, len(inputs), batch_size)
+        ]
+        return np.concatenate(out)
+
+    return method
+
+
+def shap_method(background: np.ndarray, backend: str = "fast", absolute: bool = False) -> MapMethod:
+    """SHAP (:func:`harxai.explain.shap_values`) against ``background`` as a :data:`MapMethod`.
+
+    ``background`` is (background, group, channel, frame, joint, person); the map is SHAP's
+    ``keypoint_frame`` view (sum over group, channel and person; of ``|phi|`` with
+    ``absolute``), float32 (sample, frame, joint).
+    """
+    from .reduce import keypoint_frame
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        from . import shap_values
+
+        result = shap_values(
+            model,
+            _group_tensors(model, inputs),
+            _group_tensors(model, background),
+            np.asarray(target),
+            backend,
+        )
+        values = np.stack(result.values, axis=1)  # (sample, group, channel, frame, joint, person)
+        return keypoint_frame(values, absolute=absolute)
+
+    return method
