@@ -217,3 +217,17 @@ def test_random_control_is_seeded_and_needs_two_draws() -> None:
     np.testing.assert_array_equal(a.probability["random"], b.probability["random"])
     with pytest.raises(ValueError, match="2 draws"):
         faithfulness_curves(model, _data(x, labels), {}, imputer, spec, draws=1)
+
+
+def test_explicit_steps_give_the_same_points_as_the_full_curve() -> None:
+    model = Linear()
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 2, 2, FRAMES, JOINTS, 1)).astype(np.float32)
+    imputer = Imputer(rng.normal(size=(3, 2, 2, FRAMES, JOINTS, 1)), CHAIN, Imputation("linear"))
+    order = np.argsort(rng.random((4, JOINTS)), axis=1)
+    full = curve_logits(model, x, order, imputer, CurveSpec("deletion", JOINTS))
+    grid = curve_logits(model, x, order, imputer, CurveSpec("deletion", 1, steps=(0, 2, 5, 9)))
+    np.testing.assert_allclose(grid, full[[0, 2, 5]], rtol=1e-6)  # 9 > 6 cells is dropped
+    for bad in ((1, 2), (0, 2, 2), ()):
+        with pytest.raises(ValueError, match="steps"):
+            CurveSpec(steps=bad)

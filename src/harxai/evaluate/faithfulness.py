@@ -52,6 +52,7 @@ Area between curves
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -301,6 +302,9 @@ class CurveSpec:
         ``deletion`` or ``insertion``.
     max_cells
         K: steps k = 0..min(K, cells).
+    steps
+        Optional explicit k values instead (strictly increasing from 0, e.g. ``(0, 1, 2, 4, 8)``,
+        to save forward passes); values above the number of cells are dropped.
     segment_frames
         None: key-point cells; else joint x time-segment cells of this many input frames.
     seed
@@ -311,6 +315,7 @@ class CurveSpec:
 
     mode: str = "deletion"
     max_cells: int = 10
+    steps: tuple[int, ...] | None = None
     segment_frames: int | None = None
     seed: int = 0
     batch_size: int = DEFAULT_BATCH
@@ -320,6 +325,16 @@ class CurveSpec:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         if self.max_cells < 1:
             raise ValueError(f"max_cells must be >= 1, got {self.max_cells}")
+        if self.steps is not None and (
+            not self.steps or self.steps[0] != 0 or any(b <= a for a, b in itertools.pairwise(self.steps))
+        ):
+            raise ValueError(f"steps must increase strictly from 0, got {self.steps}")
+
+    def ks(self, cells: int) -> np.ndarray:
+        """The k of every step for ``cells`` cells."""
+        if self.steps is None:
+            return np.arange(min(self.max_cells, cells) + 1)
+        return np.array([k for k in self.steps if k <= cells], dtype=np.int64)
 
 
 def curve_logits(
@@ -335,12 +350,11 @@ def curve_logits(
     Returns
     -------
     numpy.ndarray
-        (step, sample, class), steps k = 0..min(max_cells, cells).
+        (step, sample, class), steps k of :meth:`CurveSpec.ks`.
     """
     _, _, _, t, v, _ = inputs.shape
-    steps = min(spec.max_cells, order.shape[1]) + 1
     out = []
-    for k in range(steps):
+    for k in spec.ks(order.shape[1]):
         chosen = cells_mask(order[:, :k], t, v, spec.segment_frames)
         mask = chosen if spec.mode == "deletion" else ~chosen
         rng = np.random.default_rng([spec.seed, k])
@@ -453,7 +467,7 @@ def faithfulness_curves(
         k: (_score(p, data) if k != RANDOM else np.stack([_score(r, data) for r in p]))
         for k, p in probability.items()
     }
-    k = np.arange(probability[RANDOM].shape[1])
+    k = spec.ks(cells)
     curves = curve_table(k, metric, data.panels, order)
     areas = area_table(k, probability, metric, data, order)
     return FaithfulnessResult(k, probability, metric, curves, areas)
