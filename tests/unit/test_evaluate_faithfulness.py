@@ -231,3 +231,44 @@ def test_explicit_steps_give_the_same_points_as_the_full_curve() -> None:
     for bad in ((1, 2), (0, 2, 2), ()):
         with pytest.raises(ValueError, match="steps"):
             CurveSpec(steps=bad)
+
+
+@pytest.mark.parametrize("shape", ["keypoints", "cells"])
+def test_linear_imputation_equals_a_dense_solve_of_the_grid_equations(shape: str) -> None:
+    """Both solvers (whole key points: Kronecker/Sylvester; any cells: sparse LU) against numpy's dense solve."""
+    rng = np.random.default_rng(2)
+    bg = rng.normal(size=(3, 2, 1, FRAMES, JOINTS, 2))
+    x = rng.normal(size=(2, 2, 1, FRAMES, JOINTS, 2)).astype(np.float32)
+    mask = np.zeros((2, FRAMES, JOINTS), bool)
+    if shape == "keypoints":
+        mask[0, :, [1, 2, 5]] = True
+        mask[1, :, [0]] = True
+    else:
+        mask[0, 3:7, [1, 2]] = True
+        mask[1, :, 4] = True
+        mask[1, 0, 0] = True
+    a = 0.2
+    out = Imputer(bg, CHAIN, Imputation("linear", noise=0.0, anchor=a)).impute(x, mask, rng)
+    # independent dense system: cell (t, v) neighbours are chain joints v +- 1 and frames t +- 1
+    cells = FRAMES * JOINTS
+    lap = np.zeros((cells, cells))
+    for t in range(FRAMES):
+        for v in range(JOINTS):
+            for tt, vv in ((t, v - 1), (t, v + 1), (t - 1, v), (t + 1, v)):
+                if 0 <= tt < FRAMES and 0 <= vv < JOINTS:
+                    lap[t * JOINTS + v, tt * JOINTS + vv] = -1.0
+                    lap[t * JOINTS + v, t * JOINTS + v] += 1.0
+    mu = bg.mean(axis=0)
+    for i in range(2):
+        u = np.flatnonzero(mask[i].reshape(-1))
+        k = np.flatnonzero(~mask[i].reshape(-1))
+        for grp in range(2):
+            for person in range(2):
+                xi = x[i, grp, 0, :, :, person].reshape(-1).astype(np.float64)
+                m = mu[grp, 0, :, :, person].reshape(-1)
+                sol = np.linalg.solve(
+                    lap[np.ix_(u, u)] + a * np.eye(len(u)), a * m[u] - lap[np.ix_(u, k)] @ xi[k]
+                )
+                np.testing.assert_allclose(
+                    out[i, grp, 0, :, :, person].reshape(-1)[u], sol, rtol=1e-4, atol=1e-5
+                )

@@ -233,10 +233,23 @@ class Imputer:
         self.mean = b.mean(axis=0)  # (group, channel, frame, joint, person)
         self.std = b.std(axis=(0, 3, 4, 5))  # (group, channel)
         self.laplacian: sparse.csr_matrix | None = None
+        self.spatial: np.ndarray | None = None
+        self.temporal_eig: tuple[np.ndarray, np.ndarray] | None = None
         if imputation.kind == "linear":
             if adjacency is None:
                 raise ValueError("linear imputation needs the skeleton adjacency")
-            self.laplacian = grid_laplacian(adjacency, b.shape[3])
+            frames = b.shape[3]
+            self.laplacian = grid_laplacian(adjacency, frames)
+            spatial = (np.asarray(adjacency) != 0).astype(np.float64)
+            np.fill_diagonal(spatial, 0.0)
+            self.spatial = spatial
+            path = (
+                np.diag(np.r_[1.0, np.full(max(frames - 2, 0), 2.0), 1.0][:frames])
+                if frames > 1
+                else np.zeros((1, 1))
+            )
+            path -= np.eye(frames, k=1) + np.eye(frames, k=-1)
+            self.temporal_eig = np.linalg.eigh(path)
 
     def impute(self, inputs: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return a copy of ``inputs`` (sample, group, channel, frame, joint, person) with ``mask`` (sample, frame, joint) cells imputed."""
@@ -254,26 +267,56 @@ class Imputer:
         return self._linear(x, m, rng)
 
     def _linear(self, x: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        assert self.laplacian is not None
         n, g, c, t, v, p = x.shape
         out = x.copy()
         mu = self.mean.transpose(2, 3, 0, 1, 4).reshape(t * v, g * c * p)
         scale = np.broadcast_to(self.std[:, :, None], (g, c, p)).reshape(-1) * self.imputation.noise
-        a = self.imputation.anchor
         for i in range(n):
-            unknown = np.flatnonzero(mask[i].reshape(-1))
-            if len(unknown) == 0:
+            if not mask[i].any():
                 continue
-            known = np.flatnonzero(~mask[i].reshape(-1))
             xi = x[i].transpose(2, 3, 0, 1, 4).reshape(t * v, g * c * p).astype(np.float64)
-            rows = self.laplacian[unknown]
-            system = rows[:, unknown] + a * sparse.identity(len(unknown))
-            rhs = a * mu[unknown] - rows[:, known] @ xi[known]
-            solved = splu(system.tocsc()).solve(np.ascontiguousarray(rhs))
-            solved = solved + rng.normal(size=solved.shape) * scale
-            xi[unknown] = solved
+            joints = mask[i].all(axis=0)
+            if np.array_equal(joints, mask[i].any(axis=0)):  # whole key points: the fast Kronecker solve
+                solved = self._solve_keypoints(xi, mu, joints, t)
+            else:
+                solved = self._solve_sparse(xi, mu, mask[i].reshape(-1))
+            unknown = np.flatnonzero(mask[i].reshape(-1))
+            xi[unknown] = solved + rng.normal(size=solved.shape) * scale
             out[i] = xi.reshape(t, v, g, c, p).transpose(2, 3, 0, 1, 4)
         return out
+
+    def _solve_sparse(self, xi: np.ndarray, mu: np.ndarray, unknown_mask: np.ndarray) -> np.ndarray:
+        """Imputed rows (cell order) of one sample, (unknown, column), by a sparse LU solve."""
+        assert self.laplacian is not None
+        unknown, known = np.flatnonzero(unknown_mask), np.flatnonzero(~unknown_mask)
+        rows = self.laplacian[unknown]
+        a = self.imputation.anchor
+        system = rows[:, unknown] + a * sparse.identity(len(unknown))
+        rhs = a * mu[unknown] - rows[:, known] @ xi[known]
+        return np.asarray(splu(system.tocsc()).solve(np.ascontiguousarray(rhs)))
+
+    def _solve_keypoints(self, xi: np.ndarray, mu: np.ndarray, joints: np.ndarray, frames: int) -> np.ndarray:
+        """The same system when whole key points are imputed: ``L_t X + X L_s[S, S] + a X = R``.
+
+        The grid Laplacian is ``I_T (x) L_s + L_t (x) I_V``; with every frame of the joints S
+        unknown, the system separates in the eigenbases of the path Laplacian ``L_t`` and of
+        ``L_s[S, S]`` (a Sylvester equation), which costs two small eigendecompositions.
+        """
+        assert self.spatial is not None
+        assert self.temporal_eig is not None
+        lam, q = self.temporal_eig
+        s_idx, k_idx = np.flatnonzero(joints), np.flatnonzero(~joints)
+        v, cols = len(joints), xi.shape[1]
+        a = self.imputation.anchor
+        x3, mu3 = xi.reshape(frames, v, cols), mu.reshape(frames, v, cols)
+        adj = self.spatial
+        lap_s = np.diag(adj.sum(axis=1)) - adj
+        sig, pm = np.linalg.eigh(lap_s[np.ix_(s_idx, s_idx)])
+        rhs = a * mu3[:, s_idx] + np.einsum("sk,tkc->tsc", adj[np.ix_(s_idx, k_idx)], x3[:, k_idx])
+        y = np.einsum("ut,usc,sw->twc", q, rhs, pm, optimize=True)
+        y /= lam[:, None, None] + sig[None, :, None] + a
+        solved = np.einsum("ut,twc,sw->usc", q, y, pm, optimize=True)
+        return np.asarray(solved.reshape(frames * len(s_idx), cols))
 
 
 # ----------------------------------------------------------------------------- forward passes and curves
