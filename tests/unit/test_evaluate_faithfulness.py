@@ -167,6 +167,10 @@ def test_deletion_curve_of_the_right_map_beats_random() -> None:
     areas = result.areas.set_index(["method", "panel"])
     assert areas.loc[("right", "confidence"), "area"] < areas.loc[("right", "confidence"), "ci_high"] < 0
     assert areas.loc[("wrong", "confidence"), "ci_low"] > 0  # worse than random: 3 deleted last
+    rnd = areas.loc[("random", "confidence")]
+    assert rnd["area"] == pytest.approx(0.0, abs=1e-12)
+    assert rnd["ci_low"] < 0 < rnd["ci_high"]
+    assert rnd["n"] == 10
     # time cells: only the frames the model reads matter
     tresult = faithfulness_curves(
         model,

@@ -136,3 +136,87 @@ def test_estimates_from_an_area_table() -> None:
 def test_plot_handles_a_single_method(tmp_path: Path) -> None:
     t = verdict_table(["shap"], {("shap", "runtime_s"): 1.0})
     assert plot_verdict(t, tmp_path / "one.png").exists()
+
+
+def test_the_parts_plug_into_one_verdict_on_a_harxai_model(tmp_path: Path) -> None:
+    """Faithfulness, sanity and robustness of real map methods on a tiny harxai model end in one verdict."""
+    from test_evaluate_fixtures import LAYOUT
+
+    from harxai.evaluate.faithfulness import (
+        CurveSpec,
+        EvaluationData,
+        Imputation,
+        Imputer,
+        faithfulness_curves,
+    )
+    from harxai.evaluate.robustness import RobustnessSpec, robustness_table
+    from harxai.evaluate.sanity import cascading_randomization, cascading_stages, sanity_summary
+    from harxai.evaluate.scoring import scoring_panels
+    from harxai.evaluate.verdict import area_estimates
+    from harxai.explain.baselines import (
+        gradcam_method,
+        input_x_gradient_method,
+        motion_energy_method,
+        random_method,
+        shap_method,
+    )
+    from harxai.models import build_model, make_architecture
+
+    groups = ("joint", "velocity", "bone", "acceleration")
+    arch = make_architecture(
+        "tiny",
+        attention="joint",
+        dropout=0.0,
+        in_channels=dict.fromkeys(groups, 2),
+        layout=LAYOUT.to_dict(),
+        num_classes=3,
+    )
+    net = build_model(arch).eval()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
+    bg = rng.normal(size=(4, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
+    label = np.array([0, 1, 2, 0, 1, 2])
+    methods = {
+        "shap": shap_method(bg),
+        "gradcam:main.1.att": gradcam_method("main.1.att"),
+        "motion_energy": motion_energy_method(),
+        "random": random_method(0),
+        "input_x_gradient": input_x_gradient_method(),
+    }
+    maps = {name: m(net, x, label) for name, m in methods.items()}
+    data = EvaluationData(
+        x, label, np.array([f"r{i}" for i in range(6)]), scoring_panels("multiclass", ["a", "b", "c"], label)
+    )
+    imputer = Imputer(bg, LAYOUT.adjacency(), Imputation("linear"))
+    estimates: dict = {}
+    for criterion, spec in (
+        ("deletion_area", CurveSpec("deletion", 3)),
+        ("insertion_area", CurveSpec("insertion", 3)),
+        ("time_deletion_area", CurveSpec("deletion", 3, segment_frames=4)),
+    ):
+        result = faithfulness_curves(net, data, maps, imputer, spec, draws=3)
+        estimates.update(area_estimates(result.areas, criterion))
+    stages = cascading_stages(net, x[:2], num_stages=2)
+    estimates.update(
+        estimates_from(
+            sanity_summary(cascading_randomization(net, x, label, methods, stages)), "sanity_rho", value="rho"
+        )
+    )
+    robust = robustness_table(net, x[:3], label[:3], methods, RobustnessSpec(n_perturb_samples=2))
+    for criterion in ("sensitivity_max", "infidelity"):
+        estimates.update(estimates_from(robust[robust["criterion"] == criterion], criterion))
+    table = verdict_table(list(methods), estimates)
+    paragraph = write_verdict(table, tmp_path / "verdict.csv", tmp_path / "verdict.png")
+    filled = table.dropna(subset=["value"])
+    assert set(filled["criterion"]) == {
+        "deletion_area",
+        "insertion_area",
+        "time_deletion_area",
+        "sanity_rho",
+        "sensitivity_max",
+        "infidelity",
+    }
+    assert len(filled) == 6 * len(methods)
+    sanity = table[table["criterion"] == "sanity_rho"].set_index("method")["value"]
+    assert sanity["motion_energy"] == pytest.approx(1.0)
+    assert "motion_energy" in paragraph

@@ -36,7 +36,9 @@ Imputation (:class:`Imputation`)
     paired).
 Random control
     ``draws`` seeded random orders per sample (``default_rng([seed, draw])``); the random
-    sets are nested in k within a draw.
+    sets are nested in k within a draw. A map named ``random`` is not run as a method: the
+    ``random`` method *is* this control, and its area row is each draw against the draws' mean
+    (0 on average, interval over draws).
 Metrics
     :func:`harxai.evaluate.scoring.score_panels`: top-1 accuracy (overall and per class) or
     recording- and window-level ROC AUC for binary tasks, and the mean true-class probability
@@ -495,6 +497,8 @@ def faithfulness_curves(
         raise ValueError(f"the random control needs >= 2 draws for an interval, got {draws}")
     probability: dict[str, np.ndarray] = {}
     for method, m in maps.items():
+        if method == RANDOM:  # the random method is the random control itself (its rows come from the draws)
+            continue
         if len(m) != n:
             raise ValueError(f"map of {method!r} has {len(m)} samples, the inputs {n}")
         ranked = rank_cells(cell_scores(m, t, v, spec.segment_frames), order)
@@ -595,4 +599,30 @@ def area_table(
                 area = float(area_between(values[:, i], np.nanmean(random_metric[:, :, i], axis=0), k))
                 row.update(area=area, ci_low=lo, ci_high=hi, ci_over="draws", n=n)
             rows.append(row)
+    rows += _random_rows(k, probability, metric, data, order)
     return pd.DataFrame(rows, columns=list(AREA_COLUMNS))
+
+
+def _random_rows(
+    k: np.ndarray,
+    probability: Mapping[str, np.ndarray],
+    metric: Mapping[str, np.ndarray],
+    data: EvaluationData,
+    order: str,
+) -> list[dict[str, object]]:
+    """Area rows of the random control: each draw against the draws' mean (0 on average), interval over draws."""
+    draws = metric[RANDOM]
+    tcp = true_class_probability(probability[RANDOM], data.label).mean(axis=-1)  # (draw, step)
+    rows: list[dict[str, object]] = []
+    for i, panel in enumerate(data.panels):
+        per_draw = (
+            area_between(tcp.T, tcp.mean(axis=0)[:, None], k)
+            if panel.metric == "true_class_probability"
+            else area_between(draws[:, :, i].T, np.nanmean(draws[:, :, i], axis=0)[:, None], k)
+        )
+        area, lo, hi, n = _t_interval(per_draw)
+        rows.append(
+            {"method": RANDOM, "selection": order, "panel": panel.name, "metric": panel.metric}
+            | {"area": area, "ci_low": lo, "ci_high": hi, "ci_over": "draws", "n": n}
+        )
+    return rows

@@ -144,6 +144,22 @@ def estimates_from(
     return out
 
 
+def area_estimates(
+    areas: pd.DataFrame, criterion: str, panel: str = "confidence", selection: str = "most"
+) -> dict[tuple[str, str], Estimate]:
+    """Estimates of ``deletion_area``/``insertion_area``/``time_deletion_area`` from an area table.
+
+    ``areas`` has :data:`harxai.evaluate.faithfulness.AREA_COLUMNS`; one panel and one selection
+    are taken (by default the true-class probability of the most important cells first).
+    """
+    part = areas[(areas["panel"] == panel) & (areas["selection"] == selection)]
+    if part.empty:
+        raise ValueError(
+            f"{criterion}: the area table has no rows for panel {panel!r} and selection {selection!r}"
+        )
+    return estimates_from(part, criterion, value="area")
+
+
 def write_verdict_csv(table: pd.DataFrame, path: PathLike) -> None:
     """Write the verdict CSV atomically (empty cells for NaN)."""
     missing = [c for c in VERDICT_COLUMNS if c not in table.columns]
