@@ -19,7 +19,6 @@ PENDING_PAGES = {
     "docs/external-models.md",
     "docs/shap-engine.md",
     "docs/ground-truth.md",
-    "docs/verdict.md",
     "docs/reliability.md",
 }
 
