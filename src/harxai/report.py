@@ -40,6 +40,12 @@ nav li { margin: .15em 0; }
 """
 
 CAPTIONS = {
+    "verdict": (
+        "Which explanation to trust: every method (trivial baselines motion_energy, random and "
+        "input_x_gradient included) against every criterion. The figure ranks the methods per criterion "
+        "(1 = best; grey where a criterion does not apply) and prints the values; the table gives each value "
+        "with its 95 % interval where there is one. docs/verdict.md explains each criterion and where it misleads."
+    ),
     "metrics": "Validation metrics of the trained (or loaded) model, as stored in metrics.h5.",
     "rankings": (
         "Key-point importance per class: box plots of the per-sample distribution (median, interquartile "
@@ -162,6 +168,37 @@ def dataset_section(name: str, files: Mapping[str, PathLike]) -> str:
     return "\n".join(parts)
 
 
+def _with_interval(row: pd.Series) -> str:
+    if not np.isfinite(row["value"]):
+        return ""
+    text = f"{row['value']:.3g}"
+    if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
+        text += f" [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+    return text
+
+
+def verdict_section(datasets: Mapping[str, Mapping[str, PathLike]]) -> str:
+    """HTML of the verdict of every dataset that has one (``verdict_csv``, optionally ``verdict_png``)."""
+    from .evaluate.verdict import read_verdict_csv, verdict_paragraph
+
+    parts = ['<h2 id="verdict">Verdict</h2>', f'<p class="caption">{html.escape(CAPTIONS["verdict"])}</p>']
+    for name, files in datasets.items():
+        if not files.get("verdict_csv"):
+            continue
+        table = read_verdict_csv(files["verdict_csv"])
+        shown = table.assign(value=table.apply(_with_interval, axis=1))
+        wide = shown.pivot(index="method", columns="criterion", values="value")
+        wide = wide.reindex(
+            index=list(dict.fromkeys(table["method"])), columns=list(dict.fromkeys(table["criterion"]))
+        )
+        body = f"<p>{html.escape(verdict_paragraph(table))}</p>\n"
+        if files.get("verdict_png"):
+            body += image_tag(files["verdict_png"], f"{name} verdict")
+        body += table_html(wide.reset_index())
+        parts.append(f'<h3 id="verdict-{html.escape(name)}">Dataset {html.escape(name)}</h3>\n{body}')
+    return "\n".join(parts)
+
+
 def runtime_section(runtime_csv: PathLike) -> str:
     """HTML of the runtime table with the hardware it was measured on."""
     table = pd.read_csv(runtime_csv)
@@ -192,20 +229,25 @@ def build_report(
         The workflow config that produced the results, as JSON.
     datasets
         Dataset -> files: ``metrics``, ``rankings_csv``, ``rankings_png``, ``perturbation_png``,
-        ``perturbation_summary_csv``, ``correlation_csv`` and optionally ``skeletons_png`` and
-        ``ground_truth_csv``.
+        ``perturbation_summary_csv``, ``correlation_csv`` and optionally ``skeletons_png``,
+        ``ground_truth_csv``, ``verdict_csv`` and ``verdict_png`` (the verdict opens the report,
+        before the datasets' figures).
     runtime_csv
         results/runtime.csv.
     """
     config = json.loads(config_json)
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    nav = "".join(f'<li><a href="#ds-{html.escape(n)}">Dataset {html.escape(n)}</a></li>' for n in datasets)
+    has_verdict = any(files.get("verdict_csv") for files in datasets.values())
+    nav = '<li><a href="#verdict">Verdict</a></li>' if has_verdict else ""
+    nav += "".join(f'<li><a href="#ds-{html.escape(n)}">Dataset {html.escape(n)}</a></li>' for n in datasets)
     nav += '<li><a href="#runtime">Runtime</a></li><li><a href="#config">Configuration</a></li>'
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>harxai {html.escape(__version__)}, created {created} (UTC).</p>",
         f"<nav><ul>{nav}</ul></nav>",
     ]
+    if has_verdict:
+        body.append(verdict_section(datasets))
     for name, files in datasets.items():
         body.append(dataset_section(name, files))
         log.info("report: dataset %s", name)

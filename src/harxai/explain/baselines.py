@@ -1,0 +1,228 @@
+"""Trivial baseline explanations every real method must beat: motion energy, random, input x gradient.
+
+Each baseline returns a map over (sample, frame, joint) at the input's frame resolution, the
+same view as SHAP's ``keypoint_frame`` and (after resampling) GradCAM's ``cam``; the key-point
+view (sample, joint) is the mean over frames (:func:`keypoint_view`), as for SHAP.
+
+The functions share the signature of a *map method* (:data:`MapMethod`),
+``method(model, inputs, target) -> map``, so the evaluation (deletion and insertion,
+the sanity check, the robustness metrics) can recompute any of them on perturbed inputs or
+on a randomised model. ``inputs`` are the model's feature groups stacked as
+(sample, group, channel, frame, joint, person); the model is called as
+``model(*groups)`` with one (sample, channel, frame, joint, person) tensor per group, as
+:func:`harxai.explain.jobs.group_tensors` feeds it.
+
+``motion_energy``
+    Each joint's speed in the input: the Euclidean norm over ``channels`` of the frame
+    difference of one feature group (by default all channels of group 0, ``joint``: the
+    coordinates and the coordinates relative to the centre joint), summed over persons.
+    Frame ``t`` holds ``||x(t+1) - x(t)||``; the last frame repeats the one before. It never
+    looks at the model: it is what a "what moves" detector would say.
+``random_map``
+    Uniform noise from a seeded generator, independent of model and input.
+``input_x_gradient``
+    ``captum.attr.InputXGradient`` of the target logit for every feature group, summed over
+    group, channel and person (signed, as SHAP's ``keypoint_frame``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+MapMethod = Callable[[nn.Module, np.ndarray, np.ndarray], np.ndarray]
+"""``method(model, inputs (sample, group, channel, frame, joint, person), target (sample,))``
+returning a map (sample, frame, joint) or (sample, joint)."""
+
+FEATURE_AXES = ("sample", "group", "channel", "frame", "joint", "person")
+DEFAULT_BATCH = 64
+
+
+def _check_inputs(inputs: np.ndarray) -> np.ndarray:
+    x = np.asarray(inputs)
+    if x.ndim != len(FEATURE_AXES):
+        raise ValueError(f"inputs must be ({', '.join(FEATURE_AXES)}), got shape {x.shape}")
+    return x
+
+
+def keypoint_view(maps: np.ndarray) -> np.ndarray:
+    """Mean over frames of a (sample, frame, joint) map -> (sample, joint); a 2-D map is returned as is."""
+    m = np.asarray(maps)
+    if m.ndim == 2:
+        return m
+    if m.ndim != 3:
+        raise ValueError(f"a map must be (sample, joint) or (sample, frame, joint), got shape {m.shape}")
+    return np.asarray(m.mean(axis=1), dtype=m.dtype)
+
+
+def motion_energy(
+    inputs: np.ndarray, group: int = 0, channels: Sequence[int] | slice | None = None
+) -> np.ndarray:
+    """Per-joint input speed (see the module docstring).
+
+    Parameters
+    ----------
+    inputs
+        (sample, group, channel, frame, joint, person).
+    group
+        Feature group whose frame differences are taken (0: ``joint`` in harxai's order).
+    channels
+        Channels of that group (default all).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (sample, frame, joint), non-negative.
+    """
+    x = _check_inputs(inputs)
+    if not 0 <= group < x.shape[1]:
+        raise ValueError(f"motion_energy: group {group} outside 0..{x.shape[1] - 1}")
+    g = np.asarray(x[:, group], dtype=np.float64)
+    g = g if channels is None else g[:, channels]
+    if g.shape[2] < 2:
+        return np.zeros((x.shape[0], x.shape[3], x.shape[4]), dtype=np.float32)
+    diff = np.diff(g, axis=2)  # (sample, channel, frame - 1, joint, person)
+    speed = np.sqrt((diff**2).sum(axis=1)).sum(axis=-1)  # (sample, frame - 1, joint)
+    speed = np.concatenate([speed, speed[:, -1:]], axis=1)
+    return np.asarray(speed, dtype=np.float32)
+
+
+def motion_energy_method(group: int = 0, channels: Sequence[int] | slice | None = None) -> MapMethod:
+    """:func:`motion_energy` as a :data:`MapMethod` (model and target are ignored)."""
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return motion_energy(inputs, group, channels)
+
+    return method
+
+
+def random_map(inputs: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded uniform noise in [0, 1), float32 (sample, frame, joint) shaped like ``inputs``."""
+    x = _check_inputs(inputs)
+    rng = np.random.default_rng(seed)
+    return rng.random((x.shape[0], x.shape[3], x.shape[4]), dtype=np.float32)
+
+
+def random_method(seed: int) -> MapMethod:
+    """:func:`random_map` as a :data:`MapMethod`: the same noise for the same input shape."""
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return random_map(inputs, seed)
+
+    return method
+
+
+def _device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def input_x_gradient(
+    model: nn.Module, inputs: np.ndarray, target: np.ndarray, batch_size: int = DEFAULT_BATCH
+) -> np.ndarray:
+    """``captum.attr.InputXGradient`` of the target logit, summed over group, channel and person.
+
+    Parameters
+    ----------
+    model
+        ``model(*groups) -> logits (sample, class)``; used as it is (put it in eval mode).
+    inputs
+        (sample, group, channel, frame, joint, person).
+    target
+        Class explained per sample, (sample,).
+    batch_size
+        Samples per backward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (sample, frame, joint), signed.
+    """
+    from captum.attr import InputXGradient
+
+    x = _check_inputs(inputs)
+    t = np.asarray(target, dtype=np.int64).reshape(-1)
+    if len(t) != len(x):
+        raise ValueError(f"input_x_gradient: {len(t)} targets for {len(x)} samples")
+    device = _device(model)
+    explainer = InputXGradient(model)
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = torch.as_tensor(
+            np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32), device=device
+        )
+        groups = tuple(xb[:, g].contiguous().requires_grad_(True) for g in range(xb.shape[1]))
+        tb = torch.as_tensor(t[start : start + batch_size], device=device)
+        attr = explainer.attribute(groups, target=tb)
+        total = sum(a.detach().double().sum(dim=(1, 4)) for a in attr)  # (sample, frame, joint)
+        out.append(torch.as_tensor(total).cpu().numpy())
+    return np.asarray(np.concatenate(out), dtype=np.float32)
+
+
+def input_x_gradient_method(batch_size: int = DEFAULT_BATCH) -> MapMethod:
+    """:func:`input_x_gradient` as a :data:`MapMethod`."""
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return input_x_gradient(model, inputs, target, batch_size)
+
+    return method
+
+
+# ----------------------------------------------------------------------------- the real explainers as map methods
+
+
+def _group_tensors(model: nn.Module, inputs: np.ndarray) -> list[torch.Tensor]:
+    x = torch.as_tensor(np.ascontiguousarray(_check_inputs(inputs), dtype=np.float32), device=_device(model))
+    return [x[:, g].contiguous() for g in range(x.shape[1])]
+
+
+def gradcam_method(layer: str, variant: str = "standard", batch_size: int = DEFAULT_BATCH) -> MapMethod:
+    """GradCAM of ``layer`` (:func:`harxai.explain.cam.gradcam`) as a :data:`MapMethod`.
+
+    The map is (sample, frame', joint) at the layer's frame resolution, averaged over persons.
+    """
+    from .cam import gradcam
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        t = np.asarray(target, dtype=np.int64)
+        out = [
+            gradcam(
+                model,
+                _group_tensors(model, inputs[s : s + batch_size]),
+                layer,
+                t[s : s + batch_size],
+                variant=variant,
+            )
+            for s in range(0, len(inputs), batch_size)
+        ]
+        return np.concatenate(out)
+
+    return method
+
+
+def shap_method(background: np.ndarray, backend: str = "fast", absolute: bool = False) -> MapMethod:
+    """SHAP (:func:`harxai.explain.shap_values`) against ``background`` as a :data:`MapMethod`.
+
+    ``background`` is (background, group, channel, frame, joint, person); the map is SHAP's
+    ``keypoint_frame`` view (sum over group, channel and person; of ``|phi|`` with
+    ``absolute``), float32 (sample, frame, joint).
+    """
+    from .reduce import keypoint_frame
+
+    def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        from . import shap_values
+
+        result = shap_values(
+            model,
+            _group_tensors(model, inputs),
+            _group_tensors(model, background),
+            np.asarray(target),
+            backend,
+        )
+        values = np.stack(result.values, axis=1)  # (sample, group, channel, frame, joint, person)
+        return keypoint_frame(values, absolute=absolute)
+
+    return method
