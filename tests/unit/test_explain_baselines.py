@@ -12,7 +12,8 @@ def test_motion_energy_is_the_speed_per_frame() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 6, 4, 2)) + 5.0
     out = motion_energy(x)
-    assert out.shape == (2, 6, 4) and out.dtype == np.float32
+    assert out.shape == (2, 6, 4)
+    assert out.dtype == np.float32
     for s in range(2):
         for t in range(5):
             for j in range(4):

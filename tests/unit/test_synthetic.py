@@ -21,7 +21,6 @@ import harxai.synthetic.ntu as synthetic_ntu
 from harxai.io import read_hdf5
 from harxai.io.ingest import ingest_dataset
 from harxai.skeletons import IN_MOTION_2022, NTU25
-from harxai.synthetic.design import FREQUENCY_RANGE_HZ, PEAK_SPEED
 from harxai.synthetic import (
     SyntheticParams,
     SyntheticParamsError,
@@ -29,6 +28,7 @@ from harxai.synthetic import (
     class_designs,
     generate_synthetic,
 )
+from harxai.synthetic.design import FREQUENCY_RANGE_HZ, PEAK_SPEED
 
 REPO = Path(__file__).resolve().parents[2]
 NTU_PARAMS = {"kind": "synthetic_ntu", "layout": "ntu25", "scale": 0.4, "fps_choices": [25.0, 30.0]}
@@ -313,17 +313,21 @@ def test_ntu_ground_truth_design(ntu_dir: Path) -> None:
         assert c["amplitude"] * 2 * np.pi * c["frequency_hz"] == pytest.approx(PEAK_SPEED, rel=1e-3)
     freqs = sorted(c["frequency_hz"] for c in gt["classes"])
     assert np.min(np.diff(freqs)) >= 0.25
-    assert FREQUENCY_RANGE_HZ[0] <= freqs[0] and freqs[-1] <= FREQUENCY_RANGE_HZ[1]
+    assert FREQUENCY_RANGE_HZ[0] <= freqs[0]
+    assert freqs[-1] <= FREQUENCY_RANGE_HZ[1]
     # at least half the classes move in one burst at a known time inside the shortest clip
     temporal = [c for c in gt["classes"] if c["temporal"]]
     assert len(temporal) >= len(gt["classes"]) / 2
     for c in temporal:
         b = c["burst"]
-        assert b["period_s"] is None and 1.0 <= b["duration_s"] <= 2.0
-        assert 0 <= b["start_s"] and b["start_s"] + b["duration_s"] <= synthetic_ntu.NTU_SECONDS[0]
+        assert b["period_s"] is None
+        assert 1.0 <= b["duration_s"] <= 2.0
+        assert b["start_s"] >= 0
+        assert b["start_s"] + b["duration_s"] <= synthetic_ntu.NTU_SECONDS[0]
     for c in gt["classes"]:
         if not c["temporal"]:
-            assert c["burst"]["start_s"] is None and c["burst"]["random_start_range_s"] is not None
+            assert c["burst"]["start_s"] is None
+            assert c["burst"]["random_start_range_s"] is not None
     assert gt["params"]["scale"] == 0.4
 
 
@@ -363,7 +367,9 @@ def set_speeds(rel: np.ndarray, fps: float, sets: list[list[int]]) -> np.ndarray
     return np.array([speed[s].mean() for s in sets])
 
 
-def test_ntu_temporal_classes_move_only_in_their_segment(ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict) -> None:
+def test_ntu_temporal_classes_move_only_in_their_segment(
+    ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict
+) -> None:
     classes = truth(ntu_dir)["classes"]
     checked = 0
     for stem, (label, fps, _) in ntu_tracks.items():
@@ -381,7 +387,9 @@ def test_ntu_temporal_classes_move_only_in_their_segment(ntu_dir: Path, ntu_trac
     assert checked >= 10
 
 
-def test_ntu_distractors_make_motion_energy_uninformative(ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict) -> None:
+def test_ntu_distractors_make_motion_energy_uninformative(
+    ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict
+) -> None:
     """Every class's joint set moves in every sample (planted or as a distractor) with the same
     speed: per-set speed does not depend on the class (no class by absence of motion), while
     the power at the class frequency along the class's joints does."""

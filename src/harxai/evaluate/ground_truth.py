@@ -225,7 +225,7 @@ def truth_masks(
         inside = np.zeros(frames, dtype=bool)
         for a, b in truth.segments(float(t[-1]) + 1.0 / fps):
             inside |= (t >= a) & (t < b)
-        out[i][np.ix_(inside, list(truth.joints))] = True
+        out[i][np.ix_(inside, np.asarray(truth.joints, dtype=np.int64))] = True
     return out
 
 

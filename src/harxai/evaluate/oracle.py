@@ -174,7 +174,11 @@ def model_reliance_oracle(
         acc = _accuracy(predict, x, label)
         acc_planted = _accuracy(predict, isolate(x, planted, groups), label)
         acc_random = [
-            _accuracy(predict, isolate(x, rng.choice(others, size=len(planted), replace=False), groups), label)
+            _accuracy(
+                predict,
+                isolate(x, rng.choice(others, size=len(planted), replace=False).tolist(), groups),
+                label,
+            )
             for _ in range(repeats)
         ]
         reasons = []

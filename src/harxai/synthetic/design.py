@@ -24,7 +24,10 @@ lengths over the band; idle limb wiggles have a std of about 0.04), so that per-
 what a motion detector sees, is the same for class and distractor motion whatever the
 frequency."""
 
-AMPLITUDE_RANGE = (PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[1]), PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[0]))
+AMPLITUDE_RANGE = (
+    PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[1]),
+    PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[0]),
+)
 """Amplitudes (trunk lengths) of planted and distractor motion that the band implies."""
 
 DISTRACTOR_EXCLUSION = 0.15
@@ -145,9 +148,7 @@ class ClassDesign:
             if self.burst is None
             else {
                 "start_s": self.burst_start_s,
-                "random_start_range_s": None
-                if self.temporal
-                else list(self.burst.distractor_start_range_s),
+                "random_start_range_s": None if self.temporal else list(self.burst.distractor_start_range_s),
                 "duration_s": self.burst.duration_s,
                 "period_s": self.burst.period_s,
             },
