@@ -10,12 +10,14 @@ from harxai.evaluate.oracle import (
     PLANTED_MARGIN,
     isolate,
     model_reliance_oracle,
+    transplant,
     verified_truth,
 )
 
 GROUPS = ("joint", "velocity", "bone", "acceleration")
 JOINTS = 10
 NAMES = [f"j{i}" for i in range(JOINTS)]
+CLASSES = ["a", "b", "c"]
 
 
 def make_features(labels: np.ndarray, moving: dict[int, int], seed: int = 0) -> np.ndarray:
@@ -40,8 +42,10 @@ def energy(features: np.ndarray, joint: int) -> np.ndarray:
 
 
 def two_detectors(features: np.ndarray) -> np.ndarray:
-    """Class 1 when joint 3 moves more than joint 5, else class 0 (reads both classes' joints)."""
-    return (energy(features, 3) > energy(features, 5)).astype(np.int64)
+    """Class 1 when joint 3 moves, class 0 when joint 5 does (the faster one), else class 2
+    ("neither": a third class that has no samples here)."""
+    e3, e5 = energy(features, 3), energy(features, 5)
+    return np.where(np.maximum(e3, e5) < 0.05, 2, (e3 > e5).astype(np.int64))
 
 
 def by_elimination(features: np.ndarray) -> np.ndarray:
@@ -79,19 +83,21 @@ def test_isolate_checks_the_groups() -> None:
         isolate(np.zeros((2, 3, 2, 4, 5, 1)), [0], GROUPS)
 
 
-def test_a_model_reading_each_class_from_its_joints_is_verified() -> None:
+@pytest.mark.parametrize("mode", ["transplant", "freeze"])
+def test_a_model_reading_each_class_from_its_joints_is_verified(mode: str) -> None:
     x = make_features(LABELS, {0: 5, 1: 3})
-    table = model_reliance_oracle(two_detectors, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES, seed=1)
+    table = model_reliance_oracle(two_detectors, x, LABELS, TRUTH, GROUPS, CLASSES, NAMES, seed=1, mode=mode)
     assert table["verified"].tolist() == [True, True]
     assert (table["accuracy"] == 1.0).all()
-    assert (table["accuracy_planted"] <= 0.5 + PLANTED_MARGIN).all()
+    assert (table["accuracy_planted"] <= 1 / 3 + PLANTED_MARGIN).all()
     assert (table["accuracy_random_mean"] >= 0.8).all()
     assert table["planted"].tolist() == ["j5", "j3"]
 
 
-def test_a_class_recognised_by_elimination_is_unverified() -> None:
+@pytest.mark.parametrize("mode", ["transplant", "freeze"])
+def test_a_class_recognised_by_elimination_is_unverified(mode: str) -> None:
     x = make_features(LABELS, {0: 5, 1: 3})
-    table = model_reliance_oracle(by_elimination, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES, seed=1)
+    table = model_reliance_oracle(by_elimination, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES, seed=1, mode=mode)
     row = table.set_index("class").loc["b"]
     assert row["accuracy"] == 1.0
     assert row["accuracy_planted"] == 1.0
@@ -104,7 +110,7 @@ def test_a_class_recognised_by_elimination_is_unverified() -> None:
 def test_a_model_reading_other_joints_is_unverified() -> None:
     """Ground truth names joint 4 for class 1, the model reads joint 3: isolating 4 does nothing."""
     x = make_features(LABELS, {0: 5, 1: 3})
-    table = model_reliance_oracle(two_detectors, x, LABELS, {0: (5,), 1: (4,)}, GROUPS, ["a", "b"], NAMES)
+    table = model_reliance_oracle(two_detectors, x, LABELS, {0: (5,), 1: (4,)}, GROUPS, CLASSES, NAMES)
     assert table["verified"].tolist() == [True, False]
 
 
@@ -116,7 +122,7 @@ def test_random_isolation_that_breaks_the_class_is_unverified() -> None:
         return np.where(still, 1 - two_detectors(features), two_detectors(features))
 
     x = make_features(LABELS, {0: 5, 1: 3})
-    table = model_reliance_oracle(fragile, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES)
+    table = model_reliance_oracle(fragile, x, LABELS, TRUTH, GROUPS, CLASSES, NAMES, mode="freeze")
     assert not table["verified"].any()
     assert all("random isolated" in r for r in table["reason"])
 
@@ -133,5 +139,21 @@ def test_a_class_the_model_does_not_recognise_is_unverified() -> None:
 
 def test_a_class_without_samples_is_unverified() -> None:
     x = make_features(LABELS[:20], {0: 5, 1: 3})
-    table = model_reliance_oracle(two_detectors, x, LABELS[:20], TRUTH, GROUPS, ["a", "b"], NAMES)
-    assert table.set_index("class").loc["b", "reason"] == "no samples"
+    table = model_reliance_oracle(two_detectors, x, LABELS[:20], TRUTH, GROUPS, CLASSES, NAMES).set_index("class")
+    assert table.loc["b", "reason"] == "no samples"
+    assert table.loc["a", "reason"] == "no samples of other classes to transplant from"
+    with pytest.raises(ValueError, match="mode"):
+        model_reliance_oracle(two_detectors, x, LABELS[:20], TRUTH, GROUPS, CLASSES, NAMES, mode="zero")
+
+
+def test_transplant_takes_the_joints_from_donors() -> None:
+    x = make_features(LABELS[:20], {0: 5, 1: 3})
+    donors = make_features(LABELS[20:], {0: 5, 1: 3}, seed=1)
+    out = transplant(x, [3, 4], donors, np.random.default_rng(0))
+    others = [j for j in range(JOINTS) if j not in (3, 4)]
+    np.testing.assert_array_equal(out[..., others, :], x[..., others, :])
+    for i in range(len(x)):  # every sample's joints 3 and 4 come together from one donor
+        match = [d for d in range(len(donors)) if np.array_equal(out[i][..., [3, 4], :], donors[d][..., [3, 4], :])]
+        assert match
+    with pytest.raises(ValueError, match="donor"):
+        transplant(x, [3], donors[:0], np.random.default_rng(0))

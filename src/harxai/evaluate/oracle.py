@@ -101,6 +101,26 @@ def isolate(features: np.ndarray, joints: Sequence[int], groups: Sequence[str]) 
     return x
 
 
+def transplant(
+    features: np.ndarray, joints: Sequence[int], donors: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Copy of ``features`` whose ``joints`` come from randomly paired donor samples.
+
+    Each sample takes every feature of ``joints`` from one donor drawn at random (with
+    replacement) from ``donors`` (sample, group, channel, frame, joint, person): samples of the
+    *other* classes, where those joints carry no evidence for this class (on the synthetic sets
+    they move as distractors)."""
+    x = np.array(features, dtype=np.float32, copy=True)
+    j = list(joints)
+    if not j or len(x) == 0:
+        return x
+    if len(donors) == 0:
+        raise ValueError("transplant: no donor samples (the other classes have none)")
+    pick = rng.integers(0, len(donors), size=len(x))
+    x[..., j, :] = donors[pick][..., j, :]
+    return x
+
+
 def _accuracy(predict: Predict, features: np.ndarray, label: int) -> float:
     return float(np.mean(np.asarray(predict(features)) == label))
 
@@ -115,6 +135,7 @@ def model_reliance_oracle(
     joint_names: Sequence[str],
     seed: int = 0,
     repeats: int = REPEATS,
+    mode: str = "transplant",
 ) -> pd.DataFrame:
     """Verify per class that the model relies on the planted joints (module docstring).
 
@@ -137,6 +158,10 @@ def model_reliance_oracle(
         Seed of the random non-planted selections (one stream per class).
     repeats
         Random selections per class.
+    mode
+        ``transplant`` (default): isolated key points take their features from random samples
+        of the other classes (:func:`transplant`); ``freeze``: :func:`isolate` (still at the
+        mean position).
 
     Returns
     -------
@@ -144,6 +169,8 @@ def model_reliance_oracle(
         Columns :data:`ORACLE_COLUMNS`, one row per class of ``truth`` (a class without samples
         is unverified with reason ``no samples``).
     """
+    if mode not in ("transplant", "freeze"):
+        raise ValueError(f"oracle mode must be 'transplant' or 'freeze', not {mode!r}")
     labels = np.asarray(labels)
     joints = features.shape[4]
     chance = 1.0 / len(class_names)
@@ -158,27 +185,32 @@ def model_reliance_oracle(
             "n_samples": len(x),
             "chance": chance,
         }
-        if len(x) == 0:
+        donors = features[labels != label]
+        missing = "no samples" if len(x) == 0 else ""
+        if not missing and mode == "transplant" and len(donors) == 0:
+            missing = "no samples of other classes to transplant from"
+        if missing:
             row.update(
                 accuracy=np.nan,
                 accuracy_planted=np.nan,
                 accuracy_random_mean=np.nan,
                 accuracy_random_min=np.nan,
                 verified=False,
-                reason="no samples",
+                reason=missing,
             )
             rows.append(row)
             continue
         rng = np.random.default_rng([seed, 7, label])
         others = np.setdiff1d(np.arange(joints), planted)
         acc = _accuracy(predict, x, label)
-        acc_planted = _accuracy(predict, isolate(x, planted, groups), label)
+        def removed(joints: Sequence[int]) -> np.ndarray:
+            if mode == "freeze":
+                return isolate(x, joints, groups)
+            return transplant(x, joints, donors, rng)
+
+        acc_planted = _accuracy(predict, removed(planted), label)
         acc_random = [
-            _accuracy(
-                predict,
-                isolate(x, rng.choice(others, size=len(planted), replace=False).tolist(), groups),
-                label,
-            )
+            _accuracy(predict, removed(rng.choice(others, size=len(planted), replace=False).tolist()), label)
             for _ in range(repeats)
         ]
         reasons = []
@@ -243,6 +275,7 @@ def run_model_reliance_oracle(
     split: str = "val",
     seed: int = 0,
     repeats: int = REPEATS,
+    mode: str = "transplant",
 ) -> pd.DataFrame:
     """Job: the oracle table of a trained model on one split of ``features.h5``."""
     from ..explain.jobs import load_job_model
@@ -271,6 +304,7 @@ def run_model_reliance_oracle(
         info.layout.joints,
         seed=seed,
         repeats=repeats,
+        mode=mode,
     )
     write_csv(table, output_csv)
     return table
