@@ -97,7 +97,9 @@ def test_a_model_reading_each_class_from_its_joints_is_verified(mode: str) -> No
 @pytest.mark.parametrize("mode", ["transplant", "freeze"])
 def test_a_class_recognised_by_elimination_is_unverified(mode: str) -> None:
     x = make_features(LABELS, {0: 5, 1: 3})
-    table = model_reliance_oracle(by_elimination, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES, seed=1, mode=mode)
+    table = model_reliance_oracle(
+        by_elimination, x, LABELS, TRUTH, GROUPS, ["a", "b"], NAMES, seed=1, mode=mode
+    )
     row = table.set_index("class").loc["b"]
     assert row["accuracy"] == 1.0
     assert row["accuracy_planted"] == 1.0
@@ -139,7 +141,9 @@ def test_a_class_the_model_does_not_recognise_is_unverified() -> None:
 
 def test_a_class_without_samples_is_unverified() -> None:
     x = make_features(LABELS[:20], {0: 5, 1: 3})
-    table = model_reliance_oracle(two_detectors, x, LABELS[:20], TRUTH, GROUPS, CLASSES, NAMES).set_index("class")
+    table = model_reliance_oracle(two_detectors, x, LABELS[:20], TRUTH, GROUPS, CLASSES, NAMES).set_index(
+        "class"
+    )
     assert table.loc["b", "reason"] == "no samples"
     assert table.loc["a", "reason"] == "no samples of other classes to transplant from"
     with pytest.raises(ValueError, match="mode"):
@@ -153,7 +157,9 @@ def test_transplant_takes_the_joints_from_donors() -> None:
     others = [j for j in range(JOINTS) if j not in (3, 4)]
     np.testing.assert_array_equal(out[..., others, :], x[..., others, :])
     for i in range(len(x)):  # every sample's joints 3 and 4 come together from one donor
-        match = [d for d in range(len(donors)) if np.array_equal(out[i][..., [3, 4], :], donors[d][..., [3, 4], :])]
+        match = [
+            d for d in range(len(donors)) if np.array_equal(out[i][..., [3, 4], :], donors[d][..., [3, 4], :])
+        ]
         assert match
     with pytest.raises(ValueError, match="donor"):
         transplant(x, [3], donors[:0], np.random.default_rng(0))
