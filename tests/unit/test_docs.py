@@ -18,7 +18,6 @@ PENDING_PAGES = {
     "docs/data-contracts.md",
     "docs/external-models.md",
     "docs/shap-engine.md",
-    "docs/ground-truth.md",
     "docs/verdict.md",
     "docs/reliability.md",
 }
