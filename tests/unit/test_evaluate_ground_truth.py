@@ -181,7 +181,7 @@ def test_score_temporal_ranks_a_localised_map_above_a_static_one() -> None:
 
 
 def test_read_ground_truth_classes_reads_bursts(tmp_path: Path) -> None:
-    spec = {
+    spec: dict = {
         "classes": [
             {
                 "label": 0,
