@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 PENDING_PAGES = {
     "docs/data-contracts.md",
     "docs/shap-engine.md",
-    "docs/ground-truth.md",
 }
 
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -246,7 +246,9 @@ def test_planning_refuses_naming_the_key(workdir: Path, case: str) -> None:
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=LATE[name][2])] if LATE[name][2] else [])
+        pytest.param(
+            name, marks=[pytest.mark.xfail(strict=True, reason=LATE[name][2])] if LATE[name][2] else []
+        )
         for name in sorted(LATE)
     ],
 )
@@ -493,7 +495,10 @@ def _reader_param(name: str) -> Any:
 @pytest.mark.parametrize("case", [_reader_param(n) for n in sorted(READER_CASES)])
 def test_reader_refuses_naming_the_file(tmp_path: Path, case: str) -> None:
     build, named, _ = READER_CASES[case]
-    spec = {**build(tmp_path / "raw"), "on_bad_recording": "error"}  # skip (the default) lists it in rejected.csv
+    spec = {
+        **build(tmp_path / "raw"),
+        "on_bad_recording": "error",
+    }  # skip (the default) lists it in rejected.csv
     out = tmp_path / "results" / "ds" / "sequences.h5"
     with pytest.raises(ReaderError) as info:
         ingest_dataset(spec, layout_param(spec), str(out))

@@ -58,10 +58,47 @@ def keypoint_view(maps: np.ndarray) -> np.ndarray:
     return np.asarray(m.mean(axis=1), dtype=m.dtype)
 
 
+COORD_DIMS = ("sample", "channel", "frame", "joint", "person")
+"""Axes of the coordinates :func:`joint_speed` reads (``windows.h5``'s layout)."""
+
+
+def joint_speed(coords: np.ndarray) -> np.ndarray:
+    """Each key point's input speed per frame: a model-free "what moves" map.
+
+    Parameters
+    ----------
+    coords
+        Coordinates, shape (sample, channel, frame, joint, person), as in ``windows.h5``
+        (or the channels of one feature group of ``features.h5``). A person whose values are
+        all zero in a frame is absent there (the padding convention of ``windows.h5``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (sample, frame, joint): ``||x(t+1) - x(t)||`` over channels, summed over the
+        persons present in both frames ``t`` and ``t + 1``; the last frame repeats the one
+        before it (a speed has one value fewer than positions), so the map has the input's
+        frame count. Nonnegative and finite for finite input.
+    """
+    x = np.asarray(coords, dtype=np.float64)
+    if x.ndim != len(COORD_DIMS):
+        raise ValueError(f"joint_speed: coordinates must be ({', '.join(COORD_DIMS)}), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("joint_speed: coordinates contain NaN or inf")
+    samples, _, frames, joints, _ = x.shape
+    if frames < 2:
+        return np.zeros((samples, frames, joints), dtype=np.float32)
+    present = np.any(x != 0.0, axis=1)  # (sample, frame, joint, person)
+    step = np.linalg.norm(np.diff(x, axis=2), axis=1)  # (sample, frame - 1, joint, person)
+    step = np.where(present[:, 1:] & present[:, :-1], step, 0.0).sum(axis=-1)
+    out = np.concatenate([step, step[:, -1:]], axis=1)
+    return np.asarray(out, dtype=np.float32)
+
+
 def motion_energy(
     inputs: np.ndarray, group: int = 0, channels: Sequence[int] | slice | None = None
 ) -> np.ndarray:
-    """Per-joint input speed (see the module docstring).
+    """Per-joint input speed of one feature group (:func:`joint_speed`; see the module docstring).
 
     Parameters
     ----------
@@ -80,14 +117,8 @@ def motion_energy(
     x = _check_inputs(inputs)
     if not 0 <= group < x.shape[1]:
         raise ValueError(f"motion_energy: group {group} outside 0..{x.shape[1] - 1}")
-    g = np.asarray(x[:, group], dtype=np.float64)
-    g = g if channels is None else g[:, channels]
-    if g.shape[2] < 2:
-        return np.zeros((x.shape[0], x.shape[3], x.shape[4]), dtype=np.float32)
-    diff = np.diff(g, axis=2)  # (sample, channel, frame - 1, joint, person)
-    speed = np.sqrt((diff**2).sum(axis=1)).sum(axis=-1)  # (sample, frame - 1, joint)
-    speed = np.concatenate([speed, speed[:, -1:]], axis=1)
-    return np.asarray(speed, dtype=np.float32)
+    g = np.asarray(x[:, group])
+    return joint_speed(g if channels is None else g[:, channels])
 
 
 def motion_energy_method(group: int = 0, channels: Sequence[int] | slice | None = None) -> MapMethod:

@@ -12,11 +12,62 @@ from ..skeletons import SkeletonLayout
 
 log = logging.getLogger(__name__)
 
-FREQUENCY_RANGE_HZ = (0.6, 1.8)
-"""Class frequencies are spread evenly over this band (below the median filter's cut-off)."""
+FREQUENCY_RANGE_HZ = (0.8, 1.6)
+"""Class frequencies are spread evenly over this band (below the median filter's cut-off);
+distractor motion draws its frequency from the same band."""
 
-AMPLITUDE_RANGE = (0.25, 0.35)
-"""Class amplitudes in trunk lengths (idle limb wiggles have a std of about 0.04)."""
+PEAK_SPEED = 2.3
+"""Peak speed of every planted and distractor oscillation, in trunk lengths per second.
+
+The amplitude of a motion at frequency ``f`` is ``PEAK_SPEED / (2 pi f)`` (0.23-0.46 trunk
+lengths over the band; idle limb wiggles have a std of about 0.04), so that per-joint speed,
+what a motion detector sees, is the same for class and distractor motion whatever the
+frequency."""
+
+AMPLITUDE_RANGE = (
+    PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[1]),
+    PEAK_SPEED / (2 * np.pi * FREQUENCY_RANGE_HZ[0]),
+)
+"""Amplitudes (trunk lengths) of planted and distractor motion that the band implies."""
+
+DISTRACTOR_EXCLUSION = 0.15
+"""A distractor on a class's joints never comes within this relative distance of that class's
+frequency (the exclusion depends on the joint set, never on the sample's class)."""
+
+
+@dataclass(frozen=True)
+class BurstSpec:
+    """Timing of the planted motion of a temporally localised ("burst") class.
+
+    Attributes
+    ----------
+    duration_s
+        Length of one burst in seconds (the motion fades in and out within it).
+    start_range_s
+        (earliest, latest) start in seconds from the recording start; each class draws a
+        fixed start from it (distractor bursts draw theirs per sample from
+        ``distractor_start_range_s``).
+    distractor_start_range_s
+        Range of the random start of distractor bursts.
+    period_s
+        None for one burst per recording (NTU-style clips), else the bursts repeat with this
+        period for the whole recording (long infant recordings cut into windows).
+    """
+
+    duration_s: float
+    start_range_s: tuple[float, float]
+    distractor_start_range_s: tuple[float, float]
+    period_s: float | None = None
+
+    def segments(self, start_s: float, seconds: float) -> list[tuple[float, float]]:
+        """Burst segments (start, end) in seconds of a recording ``seconds`` long."""
+        if self.period_s is None:
+            return [(start_s, start_s + self.duration_s)]
+        out, t = [], start_s
+        while t < seconds:
+            out.append((t, t + self.duration_s))
+            t += self.period_s
+        return out
 
 
 @dataclass(frozen=True)
@@ -40,6 +91,12 @@ class ClassDesign:
         Unit displacement direction per planted joint, shape (planted joint, channel).
     phases
         Phase offset per planted joint in radians (added to the sample's random phase).
+    burst
+        None when the planted motion lasts the whole recording, else its burst timing.
+    burst_start_s
+        Start of the (first) burst in seconds from the recording start for a temporal class
+        (a known segment); None when each sample draws its start at random from
+        ``burst.distractor_start_range_s`` (like distractors), or without bursts.
     """
 
     label: int
@@ -49,6 +106,25 @@ class ClassDesign:
     amplitude: float
     directions: tuple[tuple[float, ...], ...]
     phases: tuple[float, ...]
+    burst: BurstSpec | None = None
+    burst_start_s: float | None = None
+
+    @property
+    def temporal(self) -> bool:
+        """Whether the planted motion occupies a known time segment (a burst at a fixed start)."""
+        return self.burst is not None and self.burst_start_s is not None
+
+    def segments(self, seconds: float, start_s: float | None = None) -> list[tuple[float, float]]:
+        """Time segments (start, end) in seconds of the planted motion in a recording.
+
+        The design's fixed start for a temporal class, else ``start_s`` (a sample's random
+        start); the whole recording ``[0, seconds]`` for a class without bursts."""
+        if self.burst is None:
+            return [(0.0, seconds)]
+        start = self.burst_start_s if self.burst_start_s is not None else start_s
+        if start is None:
+            raise ValueError(f"class {self.name}: bursts at a random start need the sample's start")
+        return self.burst.segments(start, seconds)
 
     def to_dict(self, layout: SkeletonLayout) -> dict[str, Any]:
         """Entry of ``ground_truth.json`` ``classes``.
@@ -67,6 +143,15 @@ class ClassDesign:
             "directions": [list(d) for d in self.directions],
             "phases": list(self.phases),
             "bone_children": [layout.joints[j] for j in bone_children(layout, self.joints)],
+            "temporal": self.temporal,
+            "burst": None
+            if self.burst is None
+            else {
+                "start_s": self.burst_start_s,
+                "random_start_range_s": None if self.temporal else list(self.burst.distractor_start_range_s),
+                "duration_s": self.burst.duration_s,
+                "period_s": self.burst.period_s,
+            },
         }
 
 
@@ -92,6 +177,7 @@ def design_classes(
     planted: int,
     channels: int,
     rng: np.random.Generator,
+    burst: BurstSpec | None = None,
 ) -> tuple[ClassDesign, ...]:
     """Draw the planted joints, frequency, amplitude and directions of every class.
 
@@ -116,6 +202,17 @@ def design_classes(
         Coordinate channels (3 for NTU, 2 for the infant image coordinates).
     rng
         Random generator (drawn from the seed only, so the design follows the seed).
+    burst
+        Every class (and every distractor) moves in bursts of this timing, so that all joint
+        sets carry the same motion energy. The ``ceil(k / 2)`` classes with the highest
+        frequencies (most cycles per burst) are *temporal*: their bursts start at a fixed time
+        drawn from ``burst.start_range_s`` (the temporal ground truth); the others start at a
+        random time per sample. None: every class moves for the whole recording.
+
+    Notes
+    -----
+    Amplitudes follow the frequency (``PEAK_SPEED / (2 pi f)``): every class, and every
+    distractor (:func:`harxai.synthetic.motion.distractor_motion`), has the same peak speed.
     """
     candidates = candidate_joints(layout)
     if planted > len(candidates):
@@ -135,18 +232,29 @@ def design_classes(
             planted,
         )
         sets = _random_sets(candidates, k, planted, rng)
+    bursty = set(np.argsort(-freqs, kind="stable")[: (k + 1) // 2].tolist()) if burst is not None else set()
+    # every class moves in bursts when a burst spec is given (equal motion energy on every
+    # joint set); only the temporal classes' bursts start at a known time
+    starts = rng.uniform(*burst.start_range_s, size=k) if burst is not None else np.zeros(k)
     return tuple(
         ClassDesign(
             label=label,
             name=name,
             joints=tuple(sorted(sets[label])),
             frequency_hz=float(freqs[label]),
-            amplitude=round(float(rng.uniform(*AMPLITUDE_RANGE)), 3),
+            amplitude=amplitude_for(float(freqs[label])),
             directions=_directions(rng, planted, channels),
             phases=tuple(round(float(p), 4) for p in rng.uniform(0.0, 2 * np.pi, planted)),
+            burst=burst,
+            burst_start_s=round(float(starts[label]), 3) if label in bursty else None,
         )
         for label, name in enumerate(names)
     )
+
+
+def amplitude_for(frequency_hz: float) -> float:
+    """Amplitude (trunk lengths) of an oscillation at ``frequency_hz`` with peak speed :data:`PEAK_SPEED`."""
+    return round(PEAK_SPEED / (2 * np.pi * frequency_hz), 4)
 
 
 def bone_children(layout: SkeletonLayout, joints: tuple[int, ...]) -> list[int]:

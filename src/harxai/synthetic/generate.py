@@ -16,12 +16,20 @@ from .. import __version__
 from ..config import SYNTHETIC_MARKER, is_harxai_folder
 from ..io import atomic_directory
 from ..skeletons import get_layout
-from .design import ClassDesign, design_classes
+from .design import BurstSpec, ClassDesign, design_classes
 from .infant import INFANT_CLASS_NAMES, write_infant_dataset
 from .ntu import write_ntu_dataset
 from .params import SyntheticParams
 
 log = logging.getLogger(__name__)
+
+NTU_BURST = BurstSpec(duration_s=2.0, start_range_s=(0.5, 1.0), distractor_start_range_s=(0.0, 1.0))
+"""Bursts of the NTU-style set: one 2 s burst per clip, inside the shortest clip (3 s)."""
+
+INFANT_BURST = BurstSpec(
+    duration_s=1.5, start_range_s=(0.0, 1.0), distractor_start_range_s=(0.0, 2.5), period_s=2.5
+)
+"""Bursts of the infant set: 1.5 s every 2.5 s (so every 5 s window holds a whole burst)."""
 
 
 def generate_synthetic(out_dir: str | os.PathLike[str], params: Mapping[str, Any], seed: int) -> None:
@@ -71,6 +79,14 @@ def generate_synthetic(out_dir: str | os.PathLike[str], params: Mapping[str, Any
             "layout": layout.name,
             "seed": settings.seed,
             "classes": [d.to_dict(layout) for d in designs],
+            "time": {
+                "unit": "seconds from the recording start",
+                "segments": "classes[].burst: start_s + n * period_s .. + duration_s (one burst when "
+                "period_s is null); classes without burst move for the whole recording",
+            },
+            "distractors": "every sample also moves every other class's planted joints with the same "
+            "peak speed, frequency band and envelope kind, at a frequency away from that class's, along "
+            "random directions and (burst classes) at a random time",
             "params": settings.to_dict(),
             "harxai_version": __version__,
         }
@@ -95,5 +111,5 @@ def class_designs(settings: SyntheticParams) -> tuple[ClassDesign, ...]:
     rng = np.random.default_rng([settings.seed, 0])
     if settings.kind == "synthetic_ntu":
         names = [f"A{k + 1:03d}" for k in range(settings.num_classes)]
-        return design_classes(layout, names, settings.planted_joints, 3, rng)
-    return design_classes(layout, INFANT_CLASS_NAMES, settings.planted_joints, 2, rng)
+        return design_classes(layout, names, settings.planted_joints, 3, rng, NTU_BURST)
+    return design_classes(layout, INFANT_CLASS_NAMES, settings.planted_joints, 2, rng, INFANT_BURST)

@@ -21,6 +21,7 @@ from .design import ClassDesign
 from .motion import (
     INFANT_TEMPLATE,
     IdleMotion,
+    distractor_motion,
     idle_motion,
     missing_frames,
     planted_motion,
@@ -95,9 +96,17 @@ def infant_subjects(params: SyntheticParams) -> list[Subject]:
 
 
 def simulate_recording(
-    subject_index: int, subject: Subject, rec: int, design: ClassDesign, params: SyntheticParams
+    subject_index: int,
+    subject: Subject,
+    rec: int,
+    designs: tuple[ClassDesign, ...],
+    params: SyntheticParams,
 ) -> InfantRecording:
-    """Generate recording ``rec`` of a subject (independent of the other recordings)."""
+    """Generate recording ``rec`` of a subject (independent of the other recordings).
+
+    The subject's class moves its planted joints; the other class's joints move as
+    distractors (:func:`harxai.synthetic.motion.distractor_motion`)."""
+    design = designs[subject.label]
     rng = np.random.default_rng([params.seed, 2, subject_index, rec])
     fps = float(rng.choice(params.fps_choices))
     frames = max(2, round(rng.uniform(*params.recording_seconds) * fps))
@@ -105,6 +114,7 @@ def simulate_recording(
     v = IN_MOTION_2022.num_joints
     motion = idle_motion(rng, IN_MOTION_2022, times, np.array([0.0, -1.0]), INFANT_IDLE)
     motion += planted_motion(rng, design, times, v)
+    motion += distractor_motion(rng, designs, subject.label, times, v)
     pose = INFANT_TEMPLATE[None] + motion + rng.normal(scale=params.noise, size=motion.shape)
     pose = pose - np.array([0.0, 0.6])  # body middle at the image centre before rotation
     pixels = TRUNK_PX * subject.size * rng.uniform(0.94, 1.06)
@@ -145,7 +155,7 @@ def write_infant_dataset(out: Path, params: SyntheticParams, designs: tuple[Clas
     total = len(subjects) * params.recordings_per_subject
     for s, subject in enumerate(subjects):
         for rec in range(params.recordings_per_subject):
-            recording = simulate_recording(s, subject, rec, designs[subject.label], params)
+            recording = simulate_recording(s, subject, rec, designs, params)
             (out / f"{recording.recording_id}.csv").write_bytes(format_recording_csv(recording))
             rows.append(
                 f"{recording.recording_id},{subject.label},{subject.group},{subject.site},"

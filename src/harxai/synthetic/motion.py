@@ -12,7 +12,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..skeletons import SkeletonLayout
-from .design import ClassDesign
+from .design import DISTRACTOR_EXCLUSION, FREQUENCY_RANGE_HZ, ClassDesign, amplitude_for
+
+RAMP_S = 0.2
+"""Fade-in and fade-out time of a burst (raised cosine inside the burst segment)."""
 
 # Standing adult facing the camera, metres above the floor; x to the performer's right
 # (as in the Kinect camera space of NTU RGB+D), z towards the camera is negative.
@@ -170,13 +173,42 @@ def idle_motion(
     return out
 
 
+def burst_envelope(times: np.ndarray, segments: list[tuple[float, float]]) -> np.ndarray:
+    """(frame,) gain: 1 inside the segments, raised-cosine ramps of :data:`RAMP_S` at their
+    inner edges, 0 outside (the motion stays within its segments)."""
+    out = np.zeros(times.size)
+    for a, b in segments:
+        ramp = min(RAMP_S, (b - a) / 2)
+        x = np.clip(np.minimum(times - a, b - times) / ramp, 0.0, 1.0)
+        out = np.maximum(out, 0.5 - 0.5 * np.cos(np.pi * x))
+    return out
+
+
+def _oscillation(
+    times: np.ndarray,
+    joints: tuple[int, ...],
+    num_joints: int,
+    directions: np.ndarray,
+    phases: np.ndarray,
+    freq: float,
+    amp: float,
+    envelope: np.ndarray,
+) -> np.ndarray:
+    out = np.zeros((times.size, num_joints, directions.shape[1]))
+    for j, d, p in zip(joints, directions, phases, strict=True):
+        out[:, j, :] += (envelope * amp * np.sin(2 * np.pi * freq * times + p))[:, None] * d[None, :]
+    return out
+
+
 def planted_motion(
     rng: np.random.Generator, design: ClassDesign, times: np.ndarray, joints: int
 ) -> np.ndarray:
     """The class motion: each planted joint oscillates along its direction.
 
     Frequency and amplitude are jittered per sample (up to 5 % and 15 %); the phase is
-    random per sample plus the design's fixed per-joint offset.
+    random per sample plus the design's fixed per-joint offset. A class with bursts moves only
+    in its segments (:meth:`ClassDesign.segments`): at the class's fixed start for a temporal
+    class, else at a random start per sample.
 
     Returns
     -------
@@ -184,12 +216,79 @@ def planted_motion(
         (frame, joint, channel) displacement in trunk lengths, zero off the planted joints.
     """
     directions = np.asarray(design.directions)
-    out = np.zeros((times.size, joints, directions.shape[1]))
     freq = design.frequency_hz * rng.uniform(0.95, 1.05)
     amp = design.amplitude * rng.uniform(0.85, 1.15)
     phase = rng.uniform(0.0, 2 * np.pi)
-    for j, d, p in zip(design.joints, directions, design.phases, strict=True):
-        out[:, j, :] += amp * np.sin(2 * np.pi * freq * times + phase + p)[:, None] * d[None, :]
+    seconds = float(times[-1]) if times.size else 0.0
+    if design.burst is None:
+        envelope = np.ones(times.size)
+    else:
+        start = None if design.temporal else float(rng.uniform(*design.burst.distractor_start_range_s))
+        envelope = burst_envelope(times, design.segments(seconds, start))
+    return _oscillation(
+        times, design.joints, joints, directions, phase + np.asarray(design.phases), freq, amp, envelope
+    )
+
+
+def distractor_frequency(rng: np.random.Generator, class_frequency_hz: float) -> float:
+    """A frequency from :data:`FREQUENCY_RANGE_HZ`, at least :data:`DISTRACTOR_EXCLUSION`
+    (relative) away from ``class_frequency_hz`` (uniform over what is left of the band)."""
+    lo, hi = FREQUENCY_RANGE_HZ
+    gap = (class_frequency_hz * (1 - DISTRACTOR_EXCLUSION), class_frequency_hz * (1 + DISTRACTOR_EXCLUSION))
+    pieces = [(lo, min(hi, gap[0])), (max(lo, gap[1]), hi)]
+    pieces = [(a, b) for a, b in pieces if b > a]
+    lengths = np.array([b - a for a, b in pieces])
+    a, b = pieces[int(rng.choice(len(pieces), p=lengths / lengths.sum()))]
+    return float(rng.uniform(a, b))
+
+
+def distractor_motion(
+    rng: np.random.Generator,
+    designs: tuple[ClassDesign, ...],
+    label: int,
+    times: np.ndarray,
+    joints: int,
+) -> np.ndarray:
+    """Class-free motion of every other class's planted joints ("distractors").
+
+    Each other class's joint set oscillates as strongly as planted motion (the same peak
+    speed, :data:`~harxai.synthetic.design.PEAK_SPEED`) at a frequency from the same band but
+    away from that set's class frequency (:func:`distractor_frequency`), along random
+    directions with random phases, with the same envelope kind as that class (bursts at a
+    random start from ``burst.distractor_start_range_s``, or the whole recording). Nothing of
+    it depends on the sample's class except *which* sets move as distractors (all but its own),
+    so per-joint motion energy is the same on planted and distractor joints.
+
+    Returns
+    -------
+    np.ndarray
+        (frame, joint, channel) displacement in trunk lengths.
+    """
+    channels = len(designs[label].directions[0])
+    out = np.zeros((times.size, joints, channels))
+    seconds = float(times[-1]) if times.size else 0.0
+    for other in designs:
+        if other.label == label:
+            continue
+        freq = distractor_frequency(rng, other.frequency_hz)
+        amp = amplitude_for(freq) * rng.uniform(0.85, 1.15)
+        directions = random_directions(rng, len(other.joints), channels)
+        phases = rng.uniform(0.0, 2 * np.pi, len(other.joints))
+        if other.burst is not None:
+            start = float(rng.uniform(*other.burst.distractor_start_range_s))
+            envelope = burst_envelope(times, other.burst.segments(start, seconds))
+        else:
+            envelope = np.ones(times.size)
+        out += _oscillation(times, other.joints, joints, directions, phases, freq, amp, envelope)
+    return out
+
+
+def random_directions(rng: np.random.Generator, n: int, channels: int) -> np.ndarray:
+    """(n, channel) random unit vectors; in 3-D the depth (z) component is halved."""
+    d = rng.normal(size=(n, channels))
+    if channels == 3:
+        d[:, 2] *= 0.5
+    out: np.ndarray = d / np.linalg.norm(d, axis=1, keepdims=True)
     return out
 
 

@@ -26,7 +26,15 @@ import numpy as np
 from ..io.readers.ntu import motion_energy
 from ..skeletons import NTU25
 from .design import ClassDesign
-from .motion import NTU_TEMPLATE_M, IdleMotion, idle_motion, missing_frames, planted_motion, rotation_about
+from .motion import (
+    NTU_TEMPLATE_M,
+    IdleMotion,
+    distractor_motion,
+    idle_motion,
+    missing_frames,
+    planted_motion,
+    rotation_about,
+)
 from .params import SyntheticParams
 
 log = logging.getLogger(__name__)
@@ -103,15 +111,25 @@ def performer_scales(seed: int) -> dict[int, float]:
 
 
 def simulate_ntu_sample(
-    design: ClassDesign, index: int, params: SyntheticParams, body_scale: float, idle: IdleMotion
+    designs: tuple[ClassDesign, ...],
+    label: int,
+    index: int,
+    params: SyntheticParams,
+    body_scale: float,
+    idle: IdleMotion,
 ) -> NTUSample:
-    """Generate sample ``index`` of a class (independent of the other samples)."""
+    """Generate sample ``index`` of class ``label`` (independent of the other samples).
+
+    The class's planted joints carry its motion; every other class's joints move as
+    distractors (:func:`harxai.synthetic.motion.distractor_motion`)."""
+    design = designs[label]
     rng = np.random.default_rng([params.seed, 1, design.label, index])
     fps = float(rng.choice(params.fps_choices))
     frames = max(2, round(rng.uniform(*NTU_SECONDS) * fps))
     times = np.arange(frames) / fps
     up = np.array([0.0, 1.0, 0.0])
     motion = idle_motion(rng, NTU25, times, up, idle) + planted_motion(rng, design, times, NTU25.num_joints)
+    motion += distractor_motion(rng, designs, label, times, NTU25.num_joints)
     actor = _place_body(rng, motion, body_scale, params.noise, offset=np.zeros(3))
     camera = np.array([rng.uniform(-0.4, 0.4), -rng.uniform(0.75, 1.05), rng.uniform(2.7, 3.4)])
     bodies = [actor + camera]
@@ -245,7 +263,7 @@ def write_ntu_dataset(out: Path, params: SyntheticParams, designs: tuple[ClassDe
     total = per_class * len(designs)
     for design in designs:
         for i in range(per_class):
-            sample = simulate_ntu_sample(design, i, params, scales[ntu_performer(i)], idle)
+            sample = simulate_ntu_sample(designs, design.label, i, params, scales[ntu_performer(i)], idle)
             (out / f"{sample.stem}.skeleton").write_bytes(format_ntu_skeleton(sample, orientations))
             rows.append(f"{sample.stem},{sample.fps:g}")
             if len(rows) % 20 == 0 or len(rows) == total:
