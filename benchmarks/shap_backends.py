@@ -34,9 +34,9 @@ import torch
 
 from harxai.config import FEATURE_GROUPS
 from harxai.explain import shap_values
+from harxai.explain.deepexplainer import deepexplainer_all_outputs, relogged_warnings
 from harxai.explain.deeplift import DEFAULT_BATCH_SIZE
-from harxai.explain.reference import deepexplainer_all_outputs, relogged_warnings
-from harxai.explain.shapley import ShapResult, completeness_error
+from harxai.explain.shap_api import ShapResult, completeness_error
 from harxai.models import build_model
 from harxai.models.presets import make_architecture
 from harxai.skeletons import get_layout

@@ -2,7 +2,7 @@
 
 ``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` calls) and
 ``F.scaled_dot_product_attention`` reach a ``TorchFunctionMode`` as single opaque operations.
-:class:`~harxai.explain.deeplift.DeepLiftMode` re-runs them as the functions below, with the
+:mod:`harxai.explain.deeplift.rules` (``AttentionRule``) re-runs them as the functions below, with the
 mode active, so that every step gets its own exact rule: the projections are linear maps with
 constant weights, ``q @ k^T`` and ``weights @ v`` are products of two input-dependent tensors
 (the Shapley product rule), and the softmax is the softmax composite. The functions follow

@@ -6,7 +6,7 @@
     the target logit. Exact completeness on every supported operation (products and softmax
     included); unsupported operations raise an error naming them.
 ``deepexplainer``
-    The unmodified ``shap.DeepExplainer`` (:mod:`harxai.explain.reference`): the reference.
+    The unmodified ``shap.DeepExplainer`` (:mod:`harxai.explain.deepexplainer`): the reference.
     Its module-level rules are not exact for products, softmax or functional operations; the
     resulting completeness error is reported, never hidden.
 
@@ -190,7 +190,7 @@ def _shap_values(
         phis = deeplift_shap(model, xs, bs, tt, batch_size)
         values = [p.cpu().numpy().astype(np.float32) for p in phis]
     else:
-        from .reference import deepexplainer_values
+        from .deepexplainer import deepexplainer_values
 
         values = deepexplainer_values(model, xs, bs, t)
     elapsed = time.monotonic() - started
