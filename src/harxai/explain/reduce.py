@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import Array
-from .shapley import completeness_error as completeness_of_inputs
+from .shap_api import completeness_error as completeness_of_inputs
 
 VALUE_AXES = ("sample", "group", "channel", "frame", "joint", "person")
 _GROUP, _CHANNEL, _FRAME, _JOINT, _PERSON = 1, 2, 3, 4, 5
