@@ -2,6 +2,6 @@
 
 from .cam import gradcam
 from .deeplift import UnsupportedOperationError
-from .shap_api import ShapResult, shap_values
+from .shap_api import IncompleteAttributionError, ShapResult, shap_values
 
-__all__ = ["ShapResult", "UnsupportedOperationError", "gradcam", "shap_values"]
+__all__ = ["IncompleteAttributionError", "ShapResult", "UnsupportedOperationError", "gradcam", "shap_values"]

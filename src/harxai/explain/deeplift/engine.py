@@ -246,6 +246,15 @@ def paired_multipliers(
     return [torch.zeros_like(p) if g is None else g for p, g in zip(paired, grads, strict=True)]
 
 
+def pass_layout(samples: int, background: int, batch: int) -> tuple[int, int]:
+    """``(background rows per chunk, samples per paired pass)`` for ``batch`` pairs per pass.
+
+    At least two samples per pass when possible, so that the distinct-row forward applies.
+    """
+    chunk = background if 2 * background <= batch or samples < 2 else max(1, min(background, batch // 2))
+    return chunk, max(1, batch // chunk)
+
+
 def deeplift_shap(
     model: nn.Module,
     inputs: Sequence[Tensor],
@@ -275,9 +284,7 @@ def deeplift_shap(
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     n, nb = inputs[0].shape[0], background[0].shape[0]
-    # at least two samples per pass when possible, so that the distinct-row forward applies
-    chunk = nb if 2 * nb <= batch or n < 2 else max(1, min(nb, batch // 2))
-    per_batch = max(1, batch // chunk)
+    chunk, per_batch = pass_layout(n, nb, batch)
     sums = [torch.zeros(x.shape, dtype=torch.float64, device=x.device) for x in inputs]
     tracker = ModuleTracker(model)
     started, steps = time.monotonic(), math.ceil(nb / chunk) * math.ceil(n / per_batch)
