@@ -116,7 +116,9 @@ def local_derivative(f: Callable[[Tensor], Tensor], r: Tensor) -> Tensor:
     t = r.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         y = f(t)
-        (g,) = torch.autograd.grad(y, t, torch.ones_like(y), allow_unused=True)
+        # the gradient of the sum, not grad_outputs=ones: a tensor grad_outputs makes torch
+        # import sympy (torch.fx.experimental.symbolic_shapes, ~0.3 s) on the first call
+        (g,) = torch.autograd.grad(y.sum(), t, allow_unused=True)
     return torch.zeros_like(t) if g is None else g
 
 
@@ -220,8 +222,9 @@ class BilinearFn(torch.autograd.Function):
             with torch.enable_grad():
                 a_ = abar.detach().requires_grad_(True)
                 b_ = bbar.detach().requires_grad_(True)
-                (ga,) = torch.autograd.grad(ctx.fn(a_, bbar), a_, g)
-                (gb,) = torch.autograd.grad(ctx.fn(abar, b_), b_, g)
+                # <fn(a, bbar), g> differentiated (see local_derivative: no grad_outputs)
+                (ga,) = torch.autograd.grad((ctx.fn(a_, bbar) * g).sum(), a_)
+                (gb,) = torch.autograd.grad((ctx.fn(abar, b_) * g).sum(), b_)
         return ga, gb, None, None, None, None
 
 
