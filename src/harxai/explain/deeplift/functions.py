@@ -135,13 +135,11 @@ def rescale_multiplier(
 
     ``x`` is broadcast to ``y``'s shape; ``r``/``fr`` have the reference (background) shape
     and are broadcast over the ``samples`` copies. ``derivative()`` returns ``f'(r)`` (shape of
-    ``fr``) and is only called when some ``|x - r| < TINY_DELTA`` (or the difference is not
-    finite); there the multiplier is ``f'(r)``.
+    ``fr``) and is only called when some ``|x - r| < TINY_DELTA`` (or the difference is NaN);
+    there the multiplier is ``f'(r)``.
 
-    The selection is arithmetic with a 0/1 float mask (``okf * dy / (dx + 1 - okf) +
-    (1 - okf) * f'(r)``, equal to the selection wherever it is finite): on CPU, comparisons
-    to bool and ``torch.where`` cost several times a float operation. Non-finite results take
-    the selection with ``torch.where``.
+    Such elements are rare (a handful in a tensor of millions, but almost always some), so
+    ``dy / dx`` is computed everywhere and only they are overwritten, by index.
     """
     xe = x.expand(y.shape) if x.shape != y.shape else x
     d = batch_dim(y.shape, fr.shape, samples, what)
@@ -156,11 +154,9 @@ def rescale_multiplier(
         return dy.div_(dx).reshape(y.shape)
     dfr = derivative()
     dfr = dfr if d is None else dfr.unsqueeze(d)
-    okf = torch.ge(size, TINY_DELTA, out=size)  # 1.0 / 0.0 (NaN: 0.0)
-    nf = 1.0 - okf
-    m = dy.div_(dx.add_(nf)).mul_(okf).addcmul_(dfr, nf)
-    if not math.isfinite(float(m.sum())):
-        m = torch.where(okf.bool(), (ys - frs).div_(xs - rs), dfr)
+    m = dy.div_(dx)
+    tiny = torch.ge(size, TINY_DELTA).logical_not_().nonzero(as_tuple=True)  # NaN counts as tiny
+    m[tiny] = dfr.expand(m.shape)[tiny]
     return m.reshape(y.shape)
 
 
