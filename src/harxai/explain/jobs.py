@@ -24,7 +24,8 @@ from torch import nn
 
 from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
 from .cam import GradCam
-from .reduce import completeness_error, shap_reductions
+from .reduce import shap_reductions
+from .shap_api import completeness_error
 
 log = logging.getLogger(__name__)
 
