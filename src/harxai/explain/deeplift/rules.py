@@ -17,8 +17,8 @@ Every torch operation on an input-dependent ("live") tensor is looked up by name
     multipliers in its backward pass, given the record the reference pass made.
 
 Each rule is exact locally, ``sum_inputs m * (x - x') = f(x) - f(x')`` for every pair, so
-the multipliers chain to completeness; tests/unit/test_shap_rules.py checks every rule
-locally and tests/unit/test_shap_families.py on whole models.
+the multipliers chain to completeness (how each family is tested: README.md in this folder;
+:func:`harxai.explain.deeplift.diagnosis.diagnose` checks every operation of a model locally).
 """
 
 from __future__ import annotations
