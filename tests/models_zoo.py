@@ -70,6 +70,46 @@ def spatial_partitions(num_point: int) -> Tensor:
     return torch.tensor(a, dtype=torch.float32)
 
 
+def summed(tensors: list[Tensor]) -> Tensor:
+    """``tensors[0] + tensors[1] + ...`` (the per-subset sums of the graph convolutions)."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t
+    return out
+
+
+class GraphNet(nn.Module):
+    """What the GCN families share: constructor arguments, ``data_bn`` over (M, V, C), pooling."""
+
+    def __init__(
+        self,
+        num_class: int = 10,
+        num_point: int = 25,
+        num_person: int = 2,
+        in_channels: int = 3,
+        width: int = 16,
+    ) -> None:
+        super().__init__()
+        self.num_class, self.num_point, self.in_channels, self.width = (
+            num_class,
+            num_point,
+            in_channels,
+            width,
+        )
+        self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_point)
+
+    def frames(self, x: Tensor) -> Tensor:
+        """(N, C, T, V, M) -> data_bn -> (N * M, C, T, V)."""
+        n, c, t, v, m = x.shape
+        x = self.data_bn(x.permute(0, 4, 3, 1, 2).contiguous().view(n, m * v * c, t))
+        return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+
+    @staticmethod
+    def pooled(x: Tensor, n: int, m: int) -> Tensor:
+        """(N * M, C, T, V) -> mean over frames, joints and persons -> (N, C)."""
+        return x.view(n, m, x.size(1), -1).mean(3).mean(1)
+
+
 # ============================================================================== ST-GCN
 class StgcnUnit(nn.Module):
     """Spatial graph conv (partitions x edge importance) + temporal conv, with a residual."""
@@ -108,20 +148,13 @@ class StgcnUnit(nn.Module):
         return self.relu(y)
 
 
-class Stgcn(nn.Module):
+class Stgcn(GraphNet):
     """ST-GCN: data_bn, stacked units with edge importance, global pooling, 1x1 conv classifier."""
 
-    def __init__(
-        self,
-        num_class: int = 10,
-        num_point: int = 25,
-        num_person: int = 2,
-        in_channels: int = 3,
-        width: int = 16,
-    ) -> None:
-        super().__init__()
-        a = spatial_partitions(num_point)
-        self.data_bn = nn.BatchNorm1d(in_channels * num_point * num_person)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        a, width = spatial_partitions(self.num_point), self.width
+        in_channels = self.in_channels
         self.units = nn.ModuleList(
             [
                 StgcnUnit(in_channels, width, a, residual=False),
@@ -129,13 +162,11 @@ class Stgcn(nn.Module):
                 StgcnUnit(width, 2 * width, a, stride=2),
             ]
         )
-        self.fcn = nn.Conv2d(2 * width, num_class, 1)
+        self.fcn = nn.Conv2d(2 * width, self.num_class, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).contiguous().view(n, m * v * c, t)
-        x = self.data_bn(x)
-        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        n, m = x.shape[0], x.shape[-1]
+        x = self.frames(x)
         for unit in self.units:
             x = unit(x)
         x = F.avg_pool2d(x, x.size()[2:])
@@ -171,15 +202,14 @@ class AdaptiveGraphConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, t, v = x.shape
-        y: Tensor | None = None
+        parts = []
         for i in range(self.k):
             a1 = self.theta[i](x).permute(0, 3, 1, 2).contiguous().view(n, v, -1)
             a2 = self.phi[i](x).view(n, -1, v)
             adj = F.softmax(torch.matmul(a1, a2) / a1.size(-1), dim=-2)  # (N, V, V)
             adj = adj + self.A[i] + self.B[i]
-            z = self.conv[i](torch.matmul(x.view(n, c * t, v), adj).view(n, c, t, v))
-            y = z if y is None else y + z
-        assert y is not None
+            parts.append(self.conv[i](torch.matmul(x.view(n, c * t, v), adj).view(n, c, t, v)))
+        y = summed(parts)
         return self.relu(self.bn(y) + self.down(x))
 
 
@@ -207,10 +237,10 @@ class AttentionGates(nn.Module):
 
 
 class AagcnUnit(nn.Module):
-    def __init__(self, c_in: int, c_out: int, a: Tensor, num_point: int, stride: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, a: Tensor, stride: int = 1) -> None:
         super().__init__()
         self.gcn = AdaptiveGraphConv(c_in, c_out, a)
-        self.att = AttentionGates(c_out, num_point)
+        self.att = AttentionGates(c_out, a.shape[-1])
         self.tcn = nn.Sequential(nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)), nn.BatchNorm2d(c_out))
         self.res = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)), nn.BatchNorm2d(c_out))
         self.relu = nn.ReLU()
@@ -219,29 +249,25 @@ class AagcnUnit(nn.Module):
         return self.relu(self.tcn(self.att(self.gcn(x))) + self.res(x))
 
 
-class Aagcn(nn.Module):
-    def __init__(
-        self,
-        num_class: int = 10,
-        num_point: int = 25,
-        num_person: int = 2,
-        in_channels: int = 3,
-        width: int = 16,
-    ) -> None:
-        super().__init__()
-        a = spatial_partitions(num_point)
-        self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_point)
-        self.l1 = AagcnUnit(in_channels, width, a, num_point)
-        self.l2 = AagcnUnit(width, 2 * width, a, num_point, stride=2)
-        self.fc = nn.Linear(2 * width, num_class)
+class TwoUnitNet(GraphNet):
+    """Two units of ``unit`` (the second strided, doubling the width), pooling, a linear classifier."""
+
+    unit: Callable[..., nn.Module]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        a, width = spatial_partitions(self.num_point), self.width
+        self.l1 = self.unit(self.in_channels, width, a)
+        self.l2 = self.unit(width, 2 * width, a, stride=2)
+        self.fc = nn.Linear(2 * width, self.num_class)
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, t, v, m = x.shape
-        x = self.data_bn(x.permute(0, 4, 3, 1, 2).contiguous().view(n, m * v * c, t))
-        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
-        x = self.l2(self.l1(x))
-        x = x.view(n, m, x.size(1), -1).mean(3).mean(1)
-        return self.fc(x)
+        n, m = x.shape[0], x.shape[-1]
+        return self.fc(self.pooled(self.l2(self.l1(self.frames(x))), n, m))
+
+
+class Aagcn(TwoUnitNet):
+    unit = AagcnUnit
 
 
 def aagcn(**kwargs: Any) -> nn.Module:
@@ -298,38 +324,14 @@ class CtrgcnUnit(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        y: Tensor | None = None
-        for i, conv in enumerate(self.convs):
-            z = conv(x, self.PA[i], self.alpha)
-            y = z if y is None else y + z
-        assert y is not None
+        y = summed([conv(x, self.PA[i], self.alpha) for i, conv in enumerate(self.convs)])
         y = self.relu(self.bn(y) + self.down(x))
         t = torch.cat([b(y) for b in self.branches] + [self.pool_branch(y)], dim=1)
         return self.relu(self.merge(t) + self.res(x))
 
 
-class Ctrgcn(nn.Module):
-    def __init__(
-        self,
-        num_class: int = 10,
-        num_point: int = 25,
-        num_person: int = 2,
-        in_channels: int = 3,
-        width: int = 16,
-    ) -> None:
-        super().__init__()
-        a = spatial_partitions(num_point)
-        self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_point)
-        self.l1 = CtrgcnUnit(in_channels, width, a)
-        self.l2 = CtrgcnUnit(width, 2 * width, a, stride=2)
-        self.fc = nn.Linear(2 * width, num_class)
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, c, t, v, m = x.shape
-        x = self.data_bn(x.permute(0, 4, 3, 1, 2).contiguous().view(n, m * v * c, t))
-        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
-        x = self.l2(self.l1(x))
-        return self.fc(x.view(n, m, x.size(1), -1).mean(3).mean(1))
+class Ctrgcn(TwoUnitNet):
+    unit = CtrgcnUnit
 
 
 def ctrgcn(**kwargs: Any) -> nn.Module:
@@ -545,36 +547,30 @@ class SelfAttentionGraphConv(nn.Module):
         q, k = self.qk(x).mean(2).view(n, 2, self.heads, self.inner, v).unbind(1)  # (N, H, d, V)
         att = torch.matmul(q.transpose(-2, -1), k) / self.inner**0.5  # (N, H, V, V)
         att = att.softmax(-1) + self.shared
-        y: Tensor | None = None
-        for h in range(self.heads):
-            z = self.conv[h](torch.matmul(x.reshape(n, c * t, v), att[:, h]).view(n, c, t, v))
-            y = z if y is None else y + z
-        assert y is not None
+        y = summed(
+            [
+                self.conv[h](torch.matmul(x.reshape(n, c * t, v), att[:, h]).view(n, c, t, v))
+                for h in range(self.heads)
+            ]
+        )
         return self.act(self.bn(y) + self.res(x))
 
 
-class InfoGcn(nn.Module):
+class InfoGcn(GraphNet):
     """SA-GC blocks with temporal convs, a latent z (deterministic in eval) and a tuple output."""
 
-    def __init__(
-        self,
-        num_class: int = 10,
-        num_point: int = 25,
-        num_person: int = 2,
-        in_channels: int = 3,
-        width: int = 16,
-    ) -> None:
-        super().__init__()
-        a = spatial_partitions(num_point)
-        self.embed = nn.Linear(in_channels, width)
-        self.pos = nn.Parameter(0.02 * torch.randn(1, num_point, width))
-        self.data_bn = nn.BatchNorm1d(num_person * width * num_point)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        a, width = spatial_partitions(self.num_point), self.width
+        self.embed = nn.Linear(self.in_channels, width)
+        self.pos = nn.Parameter(0.02 * torch.randn(1, self.num_point, width))
+        self.data_bn = nn.BatchNorm1d(self.data_bn.num_features // self.in_channels * width)  # after embed
         self.l1 = SelfAttentionGraphConv(width, width, a)
         self.t1 = nn.Sequential(nn.Conv2d(width, width, (5, 1), 1, (2, 0)), nn.BatchNorm2d(width), nn.ReLU())
         self.l2 = SelfAttentionGraphConv(width, 2 * width, a)
         self.z_prior = nn.Linear(2 * width, 2 * width)
         self.fc_mu = nn.Linear(2 * width, 2 * width)
-        self.fc = nn.Linear(2 * width, num_class)
+        self.fc = nn.Linear(2 * width, self.num_class)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         n, c, t, v, m = x.shape
@@ -582,8 +578,7 @@ class InfoGcn(nn.Module):
         x = self.embed(x) + self.pos
         x = x.view(n, m, t, v, -1).permute(0, 1, 3, 4, 2).reshape(n, m * v * x.shape[-1], t)
         x = self.data_bn(x).view(n * m, v, -1, t).permute(0, 2, 3, 1)
-        x = self.l2(self.t1(self.l1(x)))
-        x = x.view(n, m, x.size(1), -1).mean(3).mean(1)
+        x = self.pooled(self.l2(self.t1(self.l1(x))), n, m)
         z = self.fc_mu(F.relu(self.z_prior(x)))  # the mean of q(z|x): the latent in eval mode
         return self.fc(z), z
 
