@@ -126,3 +126,15 @@ def test_every_operation_of_an_intact_model_is_locally_exact(name: str) -> None:
     checks = diagnose(model, [x], [b], top=1)
     assert checks
     assert checks[0].error <= 1e-5, checks[0]
+
+
+def test_float_rounding_on_a_tiny_gap_is_not_an_error() -> None:
+    """A random-weight model whose outputs barely differ from E: rounding is not a failure."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2))
+    with torch.no_grad():
+        model[2].weight.mul_(1e-4)
+    g = torch.Generator().manual_seed(2)
+    x, b = torch.randn(3, 5, generator=g), torch.randn(4, 5, generator=g)
+    result = shap_values(model, x, b, [0, 1, 0], completeness_tolerance=1e-12)
+    assert result.completeness_error > 1e-12  # beyond the (absurd) tolerance, yet within rounding
