@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 PENDING_PAGES = {
     "docs/data-contracts.md",
     "docs/external-models.md",
-    "docs/shap-engine.md",
     "docs/ground-truth.md",
     "docs/verdict.md",
     "docs/reliability.md",
