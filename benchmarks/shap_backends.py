@@ -1,14 +1,19 @@
-"""Cost and agreement of the SHAP backends on the tiny harxai model (one process, same data).
+"""Cost and agreement of the SHAP backends on one model (one process, same data).
 
-Runs, on the same model (random weights, ``num_classes`` outputs), inputs, background and
-targets (each sample's predicted class):
+Runs, on the same model, inputs, background and targets (each sample's predicted class):
 
 - ``fast``: harxai's engine, target logit only;
 - ``deepexplainer``: shap.DeepExplainer, target logit only (reference);
+- ``floor``: a plain autograd forward and backward of the model over the same (sample,
+  background) pair rows as the engine, with no rules: the limit of this method, so the
+  distance of ``fast`` to it is visible;
 - ``deepexplainer_all``: shap.DeepExplainer explaining every output, as the seed code did
   (timed on ``--all-outputs-samples`` samples; per-sample seconds are reported).
 
-The fast and single-target runs are interleaved ``--repeats`` times and the minimum per-sample
+The model is harxai's tiny preset with random weights, or any model: ``--factory
+module.path:callable`` or ``--factory path/to/file.py:callable`` (``--kwargs`` a JSON object
+passed to it, ``--output`` the element of a tuple output, ``--shape`` the per-sample input
+shape, one input). The runs are interleaved ``--repeats`` times and the minimum per-sample
 time of each is kept, so the ratios stay meaningful on a machine shared with other jobs (the
 absolute seconds do not). Wall and CPU (process) seconds are both reported. Prints one JSON
 line with the per-sample seconds, the ratios, the maximum deviation of fast from the
@@ -17,16 +22,21 @@ single-target reference (relative to max |phi_ref|), the completeness errors, th
 
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\
         python benchmarks/shap_backends.py [--samples 12] [--background 20] [--frames 64]
+    python benchmarks/shap_backends.py --factory tests/models_zoo.py:stgcn \\
+        --kwargs '{"num_class": 60}' --shape 3,150,25,2 --samples 8 --background 20
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,9 +44,10 @@ import torch
 
 from harxai.config import FEATURE_GROUPS
 from harxai.explain import shap_values
-from harxai.explain.deeplift import DEFAULT_BATCH_SIZE
-from harxai.explain.reference import deepexplainer_all_outputs, relogged_warnings
-from harxai.explain.shapley import ShapResult, completeness_error
+from harxai.explain.deepexplainer import deepexplainer_all_outputs, relogged_warnings
+from harxai.explain.deeplift import DEFAULT_BATCH_SIZE, frozen_eval
+from harxai.explain.deeplift.engine import pass_layout
+from harxai.explain.shap_api import ShapResult, completeness_error
 from harxai.models import build_model
 from harxai.models.presets import make_architecture
 from harxai.skeletons import get_layout
@@ -67,8 +78,18 @@ def timed(func: Callable[[], Any]) -> tuple[Any, float, float]:
 
 
 def build(args: argparse.Namespace) -> tuple[torch.nn.Module, list[torch.Tensor], list[torch.Tensor]]:
-    """Tiny model with random weights, random inputs and background shaped like the features."""
+    """The model (tiny preset or ``--factory``), random inputs and background."""
     torch.manual_seed(args.seed)
+    if args.factory:
+        wrapped = FirstOutput(load_factory(args.factory)(**json.loads(args.kwargs)), args.output)
+        shape = tuple(int(v) for v in args.shape.split(","))
+        xs = [torch.randn(args.samples, *shape)]
+        bs = [torch.randn(args.background, *shape)]
+        return (
+            wrapped.eval().to(args.device),
+            [x.to(args.device) for x in xs],
+            [b.to(args.device) for b in bs],
+        )
     arch = make_architecture(
         "tiny",
         attention=args.attention,
@@ -82,6 +103,55 @@ def build(args: argparse.Namespace) -> tuple[torch.nn.Module, list[torch.Tensor]
     xs = [torch.randn(args.samples, *shape).to(args.device) for _ in FEATURE_GROUPS]
     bs = [torch.randn(args.background, *shape).to(args.device) for _ in FEATURE_GROUPS]
     return model, xs, bs
+
+
+def load_factory(spec: str) -> Callable[..., torch.nn.Module]:
+    """The callable named by ``module.path:name`` or ``path/to/file.py:name``."""
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise SystemExit(f"--factory must be module:callable or file.py:callable, got {spec!r}")
+    if where.endswith(".py"):
+        path = Path(where).resolve()
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:
+            raise SystemExit(f"--factory: cannot load {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise SystemExit(f"--factory: {where} has no callable {name!r}")
+    return factory  # type: ignore[no-any-return]
+
+
+class FirstOutput(torch.nn.Module):
+    """``model(*x)``, or its element ``index`` when it returns a tuple (index None: as is)."""
+
+    def __init__(self, model: torch.nn.Module, index: int | None) -> None:
+        super().__init__()
+        self.model, self.index = model, index
+
+    def forward(self, *x: torch.Tensor) -> torch.Tensor:
+        out = self.model(*x)
+        return out if self.index is None else out[self.index]  # type: ignore[no-any-return]
+
+
+def floor(
+    model: torch.nn.Module, xs: list[torch.Tensor], bs: list[torch.Tensor], target: np.ndarray, batch: int
+) -> None:
+    """Plain autograd over the engine's (sample, background) pair rows: one forward and backward
+    per pass, no rules (the limit of the fast engine's method)."""
+    n, nb = xs[0].shape[0], bs[0].shape[0]
+    chunk, per_batch = pass_layout(n, nb, batch)
+    t = torch.as_tensor(target, device=xs[0].device)
+    with frozen_eval(model), torch.enable_grad():
+        for _ in range(0, nb, chunk):
+            for i0 in range(0, n, per_batch):
+                paired = [x[i0 : i0 + per_batch].repeat_interleave(chunk, 0).requires_grad_(True) for x in xs]
+                out = model(*paired)
+                picked = out.gather(1, t[i0 : i0 + per_batch].repeat_interleave(chunk).view(-1, 1)).sum()
+                torch.autograd.grad(picked, paired)
 
 
 def parse_args() -> argparse.Namespace:
@@ -103,6 +173,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (model and tensors)")
     parser.add_argument("--allocator-note", default="", help="free text stored with the allocator")
+    parser.add_argument("--factory", default="", help="module:callable or file.py:callable (any model)")
+    parser.add_argument("--kwargs", default="{}", help="JSON object of keyword arguments for --factory")
+    parser.add_argument("--shape", default="3,150,25,2", help="--factory: per-sample input shape")
+    parser.add_argument("--output", type=int, default=None, help="--factory: element of a tuple output")
     return parser.parse_args()
 
 
@@ -116,7 +190,8 @@ def single_target(
     """Interleaved fast / deepexplainer (target logit) runs; figures, reference result, fast minima."""
     k = min(args.reference_samples, args.samples)
     sub = [x[:k] for x in xs]
-    fast_s, ref_s, fast_cpu, ref_cpu = [], [], [], []
+    fast_s, ref_s, fast_cpu, ref_cpu, floor_s = [], [], [], [], []
+    batch = args.batch_size or DEFAULT_BATCH_SIZE
     for _ in range(args.repeats):
         fast, wall, cpu = timed(lambda: shap_values(model, xs, bs, target, "fast", args.batch_size))
         fast_s.append(wall / args.samples)
@@ -124,6 +199,8 @@ def single_target(
         ref, wall, cpu = timed(lambda: shap_values(model, sub, bs, target[:k], "deepexplainer"))
         ref_s.append(wall / k)
         ref_cpu.append(cpu / k)
+        _, wall, _ = timed(lambda: floor(model, xs, bs, target, batch))
+        floor_s.append(wall / args.samples)
     phi_f = np.concatenate([v[:k].ravel() for v in fast.values])
     phi_r = np.concatenate([v.ravel() for v in ref.values])
     gap = float(np.abs(fast.output - fast.expected_value).max())
@@ -136,6 +213,8 @@ def single_target(
         "deepexplainer_cpu_s_per_sample": min(ref_cpu),
         "ratio_deepexplainer_over_fast": min(ref_s) / min(fast_s),
         "ratio_cpu_deepexplainer_over_fast": min(ref_cpu) / min(fast_cpu),
+        "floor_s_per_sample": min(floor_s),
+        "ratio_fast_over_floor": min(fast_s) / min(floor_s),
         "max_deviation_fast_vs_deepexplainer": float(np.abs(phi_f - phi_r).max() / np.abs(phi_r).max()),
         "completeness_error_fast": fast.completeness_error,
         "completeness_error_deepexplainer": ref.completeness_error,
@@ -185,8 +264,12 @@ def main() -> None:
     shap_values(model, [x[:1] for x in xs], bs, target[:1], backend="fast", batch_size=args.batch_size)
     record: dict[str, Any] = {
         "benchmark": "shap_backends",
-        "model": f"tiny preset, attention {args.attention}, random weights, {args.classes} classes",
-        "input": f"4 groups x (6, {args.frames}, 25, {args.persons})",
+        "model": f"{args.factory} {args.kwargs}"
+        if args.factory
+        else f"tiny preset, attention {args.attention}, random weights, {args.classes} classes",
+        "input": f"1 x ({args.shape})"
+        if args.factory
+        else f"4 groups x (6, {args.frames}, 25, {args.persons})",
         "background": args.background,
         "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
     }

@@ -66,6 +66,7 @@ rule shap_chunk:
     params:
         backend=config["shap"]["backend"],
         batch_size=config["shap"]["batch_size"],
+        completeness_tolerance=config["shap"]["completeness_tolerance"],
         parts=config["shap"]["sample_chunks"],
         device=config["compute"]["device"],
     script:

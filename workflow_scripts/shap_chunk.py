@@ -21,6 +21,7 @@ run_job(
     parts=snakemake.params.parts,
     backend=snakemake.params.backend,
     batch_size=snakemake.params.batch_size,
+    completeness_tolerance=snakemake.params.completeness_tolerance,
     device=select_device(snakemake.params.device, snakemake.resources.gpu),
     threads=snakemake.threads,
 )

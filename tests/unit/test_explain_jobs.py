@@ -81,6 +81,7 @@ def exact_linear_shap(
     target: np.ndarray,
     backend: str = "fast",
     batch_size: int | None = None,
+    completeness_tolerance: float | None = None,
 ) -> FakeResult:
     """Stand-in engine with the ShapResult fields, exact for LinearNet."""
     x, b = torch.stack(list(inputs), 1), torch.stack(list(background), 1)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from harxai.explain.reduce import (
-    completeness_error,
     frame_importance,
     group_importance,
     keypoint_frame,
     keypoint_importance,
     shap_reductions,
 )
+from harxai.explain.shap_api import completeness_error
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from harxai.explain import shap_values
-from harxai.explain.reference import registered_handlers, relogged_warnings
+from harxai.explain.deepexplainer import registered_handlers, relogged_warnings
 
 TOL = 1e-4
 

@@ -1,6 +1,6 @@
 """Attention in the fast SHAP engine: PyTorch's fused attention re-run as elementary operations.
 
-The decompositions of :mod:`harxai.explain.deeplift_attention` are compared with PyTorch's own
+The decompositions of :mod:`harxai.explain.deeplift.attention` are compared with PyTorch's own
 ``nn.MultiheadAttention`` and ``F.scaled_dot_product_attention`` outputs, and the engine's
 attributions of models using them are checked for completeness; unsupported variants raise.
 """
@@ -18,7 +18,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from harxai.explain import UnsupportedOperationError, shap_values
-from harxai.explain.deeplift_attention import multi_head_attention, scaled_dot_product_attention
+from harxai.explain.deeplift.attention import multi_head_attention, scaled_dot_product_attention
 
 
 class _Capture(TorchFunctionMode):

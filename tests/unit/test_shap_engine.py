@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from harxai.explain import ShapResult, UnsupportedOperationError, shap_values
-from harxai.explain.deeplift_dedup import _pointwise_conv_vjp, dedup_plan
-from harxai.explain.deeplift_rules import TINY_DELTA, classify, op_name, rescale_multiplier
+from harxai.explain.deeplift import classify
+from harxai.explain.deeplift.dedup import _pointwise_conv_vjp, dedup_plan
+from harxai.explain.deeplift.functions import TINY_DELTA, rescale_multiplier
+from harxai.explain.deeplift.names import op_name
 
 
 class _Lambda(nn.Module):

@@ -24,7 +24,8 @@ from torch import nn
 
 from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
 from .cam import GradCam
-from .reduce import completeness_error, shap_reductions
+from .reduce import shap_reductions
+from .shap_api import completeness_error
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ def run_shap_chunk(
     batch_size: int,
     device: torch.device | str,
     threads: int,
+    completeness_tolerance: float | None = 1e-4,
 ) -> None:
     """Write one ``shap/chunk_{chunk}_part_{part}.h5``: SHAP of one sample part vs one background chunk.
 
@@ -260,8 +262,8 @@ def run_shap_chunk(
         or chunk gives zero values and ``background_size`` 0 (the merge gives it no weight).
     chunk, part, parts
         Background chunk, sample part and number of parts.
-    backend, batch_size
-        ``harxai.explain.shap_values`` arguments.
+    backend, batch_size, completeness_tolerance
+        ``harxai.explain.shap_values`` arguments (an incomplete ``fast`` result fails the job).
     device, threads
         Torch device and ``torch.set_num_threads``.
     """
@@ -288,6 +290,7 @@ def run_shap_chunk(
                 target,
                 backend=backend,
                 batch_size=batch_size,
+                completeness_tolerance=completeness_tolerance,
             ),
         )
         values = np.stack([np.asarray(v, np.float32) for v in result.values], axis=1)

@@ -6,13 +6,16 @@
     the target logit. Exact completeness on every supported operation (products and softmax
     included); unsupported operations raise an error naming them.
 ``deepexplainer``
-    The unmodified ``shap.DeepExplainer`` (:mod:`harxai.explain.reference`): the reference.
+    The unmodified ``shap.DeepExplainer`` (:mod:`harxai.explain.deepexplainer`): the reference.
     Its module-level rules are not exact for products, softmax or functional operations; the
     resulting completeness error is reported, never hidden.
 
 Both return :class:`ShapResult` with ``completeness_error`` =
 ``max_i |sum(phi_i) - (f(x_i) - E_i)| / max(max_i |f(x_i) - E_i|, 1e-6)``, where ``f(x_i)`` is
-the target logit of sample i and ``E_i`` its mean over the background.
+the target logit of sample i and ``E_i`` its mean over the background. A ``fast`` result whose
+error exceeds ``completeness_tolerance`` raises :class:`IncompleteAttributionError` naming the
+model, the worst sample and the operations most likely responsible
+(:func:`harxai.explain.deeplift.diagnosis.diagnose`); ``deepexplainer`` results only report it.
 """
 
 from __future__ import annotations
@@ -28,11 +31,23 @@ import torch
 from torch import Tensor, nn
 
 from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
+from .deeplift.diagnosis import diagnose
+from .deeplift.engine import pass_layout
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("fast", "deepexplainer")
+COMPLETENESS_TOLERANCE = 1e-4
+"""Default ``completeness_tolerance`` of :func:`shap_values` (config ``shap.completeness_tolerance``)."""
 _COMPLETENESS_WARN = 1e-3
+_LOCALLY_EXACT = 1e-4  # local relative error of an exact rule is float rounding (~1e-7)
+ROUNDING_FLOOR = 1e-6
+"""Misses below ``ROUNDING_FLOOR * max(|f(x)|, |E|, 1)`` are float32 rounding: never an error
+(on a model with random weights ``f(x) - E`` can be ~1e-5, and rounding alone ~1e-4 of it)."""
+
+
+class IncompleteAttributionError(RuntimeError):
+    """A ``fast`` SHAP result breaks completeness beyond the tolerance (a bug, never hidden)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,13 +82,26 @@ class ShapResult:
     elapsed_s: float
 
 
-def completeness_error(values: Sequence[np.ndarray], output: np.ndarray, expected_value: np.ndarray) -> float:
-    """Relative completeness error (see :class:`ShapResult`); 0 for no samples."""
+def _misses(
+    values: np.ndarray | Sequence[np.ndarray], output: np.ndarray, expected_value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: ``sum(phi)`` and ``f(x) - E`` (float64)."""
     n = len(output)
-    if n == 0:
+    items = [values] if isinstance(values, np.ndarray) else list(values)
+    total = sum((np.asarray(v, np.float64).reshape(n, -1).sum(axis=1) for v in items), np.zeros(n))
+    return total, np.asarray(output, np.float64) - np.asarray(expected_value, np.float64)
+
+
+def completeness_error(
+    values: np.ndarray | Sequence[np.ndarray], output: np.ndarray, expected_value: np.ndarray
+) -> float:
+    """Relative completeness error (see :class:`ShapResult`); 0 for no samples.
+
+    ``values``: one array (sample, ...) or one per model input, each (sample, ...).
+    """
+    if len(output) == 0:
         return 0.0
-    total = sum(np.asarray(v, np.float64).reshape(n, -1).sum(axis=1) for v in values)
-    gap = np.asarray(output, np.float64) - np.asarray(expected_value, np.float64)
+    total, gap = _misses(values, output, expected_value)
     return float(np.max(np.abs(total - gap)) / max(float(np.max(np.abs(gap))), 1e-6))
 
 
@@ -132,6 +160,7 @@ def shap_values(
     target: int | Sequence[int] | np.ndarray | Tensor,
     backend: str = "fast",
     batch_size: int | None = None,
+    completeness_tolerance: float | None = COMPLETENESS_TOLERANCE,
 ) -> ShapResult:
     """DeepSHAP values of one logit per sample.
 
@@ -153,10 +182,21 @@ def shap_values(
         ``fast``: (sample x background) pairs per forward/backward pass, which bounds peak
         memory (default 64; the tiny preset needs about 10 MB per pair at 64 frames and
         22 MB at 150 frames on CPU). Also the row batch of the plain forward passes.
+    completeness_tolerance
+        ``fast``: the largest relative completeness error accepted (default 1e-4; None: no
+        check). Beyond it :class:`IncompleteAttributionError` names the model, the worst
+        sample and the operations most likely responsible; an absolute miss within float32
+        rounding (``ROUNDING_FLOOR * max(|f(x)|, |E|, 1)``) never fails. ``deepexplainer`` only reports
+        its error (it is the reference, with known gaps).
 
     Returns
     -------
     ShapResult
+
+    Raises
+    ------
+    IncompleteAttributionError
+        ``fast`` only, when ``completeness_error > completeness_tolerance``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -164,7 +204,50 @@ def shap_values(
     bs = _check_inputs(xs, _as_tensors(background, "background"))
     rows = int(batch_size or DEFAULT_BATCH_SIZE)
     with ieee_float32():
-        return _shap_values(model, xs, bs, target, backend, batch_size, rows)
+        result = _shap_values(model, xs, bs, target, backend, batch_size, rows)
+        if backend == "fast" and _beyond(result, completeness_tolerance):
+            assert completeness_tolerance is not None
+            raise _incomplete(model, xs, bs, result, rows, float(completeness_tolerance))
+    return result
+
+
+def _beyond(result: ShapResult, tolerance: float | None) -> bool:
+    """Whether the completeness error exceeds ``tolerance`` and float32 rounding."""
+    if tolerance is None or result.completeness_error <= tolerance or not len(result.output):
+        return False
+    total, gap = _misses(result.values, result.output, result.expected_value)
+    scale = max(float(np.abs(result.output).max()), float(np.abs(result.expected_value).max()), 1.0)
+    return float(np.abs(total - gap).max()) > ROUNDING_FLOOR * scale
+
+
+def _incomplete(
+    model: nn.Module, xs: list[Tensor], bs: list[Tensor], result: ShapResult, batch: int, tolerance: float
+) -> IncompleteAttributionError:
+    """The error for an incomplete ``fast`` result, with the engine's local diagnosis."""
+    total, gap = _misses(result.values, result.output, result.expected_value)
+    worst = int(np.argmax(np.abs(total - gap)))
+    n, nb = xs[0].shape[0], bs[0].shape[0]
+    chunk, per_batch = pass_layout(n, nb, batch)
+    start = worst - worst % per_batch  # the samples that shared the worst sample's paired pass
+    group = [x[start : start + per_batch] for x in xs]
+    checks = diagnose(model, group, [b[:chunk] for b in bs])
+    found = [c for c in checks if c.error > _LOCALLY_EXACT]
+    if found:
+        culprit = f"the operation most likely responsible: {found[0]}" + "".join(
+            f"; then {c}" for c in found[1:]
+        )
+    else:
+        culprit = (
+            "no operation breaks its own completeness in a re-run of that pass (largest local error "
+            f"{checks[0].error if checks else 0.0:.3g}); the model may mix samples or background rows"
+        )
+    return IncompleteAttributionError(
+        f"fast SHAP: completeness error {result.completeness_error:.3g} exceeds completeness_tolerance "
+        f"{tolerance:g} on model {type(model).__name__}; worst sample {worst} (target "
+        f"{int(result.target[worst])}: sum(phi) = {total[worst]:.6g}, f(x) - E[f(b)] = {gap[worst]:.6g}); "
+        f"{culprit}. Check that the model runs in eval mode on (sample, ...) tensors, or use "
+        "backend='deepexplainer'."
+    )
 
 
 def _shap_values(
@@ -190,7 +273,7 @@ def _shap_values(
         phis = deeplift_shap(model, xs, bs, tt, batch_size)
         values = [p.cpu().numpy().astype(np.float32) for p in phis]
     else:
-        from .reference import deepexplainer_values
+        from .deepexplainer import deepexplainer_values
 
         values = deepexplainer_values(model, xs, bs, t)
     elapsed = time.monotonic() - started

@@ -2,7 +2,7 @@
 
 ``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` calls) and
 ``F.scaled_dot_product_attention`` reach a ``TorchFunctionMode`` as single opaque operations.
-:class:`~harxai.explain.deeplift.DeepLiftMode` re-runs them as the functions below, with the
+:mod:`harxai.explain.deeplift.rules` (``AttentionRule``) re-runs them as the functions below, with the
 mode active, so that every step gets its own exact rule: the projections are linear maps with
 constant weights, ``q @ k^T`` and ``weights @ v`` are products of two input-dependent tensors
 (the Shapley product rule), and the softmax is the softmax composite. The functions follow
@@ -115,8 +115,10 @@ def multi_head_attention(p: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
     if mask is not None:
         scores = scores + mask
     weights = F.softmax(scores, dim=-1)
-    out = torch.bmm(weights, v).transpose(0, 1).reshape(length * batch, embed)
-    out = F.linear(out, p["out_proj_weight"], p.get("out_proj_bias")).view(length, batch, embed)
+    # (L, N, E), not PyTorch's (L * N, E): merging L and N would put the sample dimension
+    # inside the token dimension, where the engine cannot align it with its reference
+    out = torch.bmm(weights, v).transpose(0, 1).reshape(length, batch, embed)
+    out = F.linear(out, p["out_proj_weight"], p.get("out_proj_bias"))
     if not p.get("need_weights", True):
         return out, None
     per_head = weights.view(batch, heads, length, source)

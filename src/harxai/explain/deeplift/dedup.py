@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .deeplift_rules import bind_arguments
+from .functions import bind_arguments
 
 DEDUP_OPS = frozenset({"conv1d", "conv2d", "conv3d", "linear", "einsum"})
 _CONV_NAMES = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .deeplift_rules import RescaleFn, UnsupportedOperationError, local_derivative, shapley_product
+from .functions import RescaleFn, UnsupportedOperationError, local_derivative, shapley_product
 
 Pair = tuple[Tensor, Tensor]
 
