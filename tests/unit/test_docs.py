@@ -16,18 +16,6 @@ REPO = Path(__file__).resolve().parents[2]
 # Docs pages that other branches add; the coordinator empties this set once they are merged.
 PENDING_PAGES = {
     "docs/data-contracts.md",
-<<<<<<< HEAD
-||||||| c6ed577
-    "docs/external-models.md",
-    "docs/ground-truth.md",
-    "docs/verdict.md",
-    "docs/reliability.md",
-=======
-    "docs/external-models.md",
-    "docs/ground-truth.md",
-    "docs/verdict.md",
-    "docs/reliability.md",
->>>>>>> engine
 }
 
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
