@@ -34,7 +34,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .io import Array, HDF5Content, read_hdf5, write_hdf5
+from .io import HDF5Content
+from .io.contracts import SAMPLE, SEQUENCES, WINDOWS
 from .skeletons import SkeletonLayout
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,6 @@ CENTRE_ON: dict[str, CentreOn] = {"fixed": "center", "windows": "mid_pelvis"}
 PROGRESS_EVERY = 500
 """Log progress at INFO every this many recordings."""
 
-SEQUENCE_DIMS: dict[str, tuple[str, ...]] = {
-    "coords": ("frame", "channel", "joint", "person"),
-    "timestamps": ("frame",),
-    "offsets": ("sample",),
-    "lengths": ("sample",),
-    "label": ("sample",),
-    "recording_id": ("sample",),
-    "group": ("sample",),
-    "split": ("sample",),
-}
-"""Datasets of ``sequences.h5`` that preprocessing needs, with their dims."""
 
 CARRIED_ATTRS = ("dataset", "kind", "layout", "class_names", "task", "num_channels")
 """Root attributes copied from ``sequences.h5`` to ``windows.h5``."""
@@ -520,7 +510,7 @@ def preprocess_sequences(content: HDF5Content, layout: SkeletonLayout, params: P
     Parameters
     ----------
     content
-        The file read with :data:`SEQUENCE_DIMS`.
+        The file read with :data:`harxai.io.contracts.SEQUENCES`.
     layout
         Skeleton layout of the file.
     params
@@ -563,13 +553,13 @@ def preprocess_sequences(content: HDF5Content, layout: SkeletonLayout, params: P
     return Samples(data, recording_index, starts, padded, valid)
 
 
-def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, Array]:
+def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, np.ndarray]:
     """Per-recording metadata of ``sequences.h5`` repeated for each of its samples."""
-    out: dict[str, Array] = {}
-    for key, dims in content.dims.items():
-        if dims != ("sample",) or key in ("offsets", "lengths"):
+    out: dict[str, np.ndarray] = {}
+    for key in SEQUENCES.names(SAMPLE):
+        if key in ("offsets", "lengths") or key not in content:
             continue
-        out[RENAMED.get(key, key)] = Array(content[key][samples.recording_index], dims=("sample",))
+        out[RENAMED.get(key, key)] = content[key][samples.recording_index]
     return out
 
 
@@ -600,20 +590,20 @@ def preprocess_file(
         ``"fixed"`` or ``"windows"``.
     """
     p = PreprocessParams.from_dict(params, segment)
-    content = read_hdf5(input_path, expected=SEQUENCE_DIMS)
+    content = SEQUENCES.read(input_path)
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
     samples = preprocess_sequences(content, layout, p)
-    arrays: dict[str, Array] = {
-        "data": Array(samples.data, dims=("sample", "channel", "frame", "joint", "person")),
+    arrays: dict[str, np.ndarray] = {
+        "data": samples.data,
         **_per_sample_arrays(content, samples),
-        "window_start": Array(samples.window_start, dims=("sample",), units="s"),
-        "padded": Array(samples.padded, dims=("sample",)),
-        "valid_frames": Array(samples.valid_frames, dims=("sample",)),
-        "recording_index": Array(samples.recording_index, dims=("sample",)),
+        "window_start": samples.window_start,
+        "padded": samples.padded,
+        "valid_frames": samples.valid_frames,
+        "recording_index": samples.recording_index,
     }
     attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
     attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
-    write_hdf5(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    WINDOWS.write(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: %d recordings -> %d samples (%d padded), segment %s, %d frames per sample at %g fps",
         input_path,

@@ -56,15 +56,14 @@ def test_completeness_error(values: np.ndarray) -> None:
 def test_reductions_consistent_on_random_values() -> None:
     v = np.random.default_rng(0).normal(size=(3, 4, 2, 5, 6, 2)).astype(np.float32)
     out = shap_reductions(v)
-    assert out["keypoint_frame"].data.shape == (3, 5, 6)
-    assert out["keypoint_frame"].dims == ("sample", "frame", "joint")
-    assert out["group_importance"].data.shape == (3, 4)
+    assert out["keypoint_frame"].shape == (3, 5, 6)
+    assert out["group_importance"].shape == (3, 4)
     for name in ("keypoint_frame", "group_importance", "frame_importance"):
-        assert out[name].data.dtype == np.float32
+        assert out[name].dtype == np.float32
     total = v.astype(np.float64).sum(axis=(1, 2, 3, 4, 5))
-    np.testing.assert_allclose(out["group_importance"].data.sum(axis=1), total, rtol=1e-5)
-    np.testing.assert_allclose(out["frame_importance"].data.sum(axis=1), total, rtol=1e-5)
-    np.testing.assert_allclose(out["keypoint_importance"].data.sum(axis=1) * 5, total, rtol=1e-5)
+    np.testing.assert_allclose(out["group_importance"].sum(axis=1), total, rtol=1e-5)
+    np.testing.assert_allclose(out["frame_importance"].sum(axis=1), total, rtol=1e-5)
+    np.testing.assert_allclose(out["keypoint_importance"].sum(axis=1) * 5, total, rtol=1e-5)
     assert (out["keypoint_frame_abs"].data >= np.abs(out["keypoint_frame"].data) - 1e-6).all()
     with pytest.raises(ValueError, match="SHAP values must be"):
         keypoint_frame(v[0])

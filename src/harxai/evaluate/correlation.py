@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..io import read_hdf5
+from ..io.contracts import GRADCAM
 from .sources import PathLike, check_aligned
 from .tables import markdown_table, write_csv, write_markdown
 
@@ -192,8 +192,7 @@ def run_correlate_layers(
     maps: dict[str, np.ndarray] = {}
     order: np.ndarray | None = None
     for layer, path in gradcam_paths.items():
-        expected = {"cam": ("sample", "frame", "joint"), "sample_index": ("sample",)}
-        content = read_hdf5(path, expected, load=list(expected))
+        content = GRADCAM.read(path, load=["cam", "sample_index"])
         if order is None:
             order = content["sample_index"]
         check_aligned(order, content["sample_index"], "sample_index", path)

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from ..io import read_hdf5
+from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM
 from .sources import PathLike, method_label
 from .tables import markdown_table, write_csv, write_markdown
 
@@ -48,11 +49,10 @@ class Curves:
 
 def read_curves(path: PathLike) -> Curves:
     """Read a perturbation file written by :mod:`harxai.evaluate.perturbation`."""
-    content = read_hdf5(path, {"k": ("step",), "panel": ("item",), "metric_name": ("item",)}, load=["metric"])
+    random = read_hdf5(path, load=()).attrs.get("method") == RANDOM
+    contract = PERTURBATION_RANDOM if random else PERTURBATION
+    content = contract.read(path, load=["k", "panel", "metric_name", "metric"])
     values = content["metric"].astype(np.float64)
-    expected = ("draw", "step", "item") if values.ndim == 3 else ("step", "item")
-    if content.dims["metric"] != expected:
-        raise ValueError(f"{path}: dataset 'metric' has dims {content.dims['metric']}, expected {expected}")
     return Curves(
         method=str(content.attrs["method"]),
         selection=str(content.attrs["selection"]),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..explain.jobs import read_explain_set
+from ..io.contracts import read_explain_set
 from .sources import (
     METHOD_SHAP,
     METHOD_SHAP_ABS,

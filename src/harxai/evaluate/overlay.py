@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..explain.jobs import read_explain_set
-from ..io import HDF5ContractError
+from ..io.contracts import WINDOWS, read_explain_set
 from .sources import (
     METHOD_SHAP,
     PathLike,
@@ -119,16 +118,9 @@ def read_window_rows(path: PathLike, rows: np.ndarray) -> tuple[np.ndarray, np.n
         the order of ``rows`` (zeros when the file has no window starts).
     """
     unique, inverse = np.unique(rows, return_inverse=True)
+    WINDOWS.read(path, load=())
     with h5py.File(path, "r") as fh:
-        if "data" not in fh:
-            raise HDF5ContractError(f"{path}: missing dataset 'data'")
-        dims = fh["data"].attrs.get("dims", "")
-        dims = dims.decode() if isinstance(dims, bytes) else str(dims)
-        if dims != "sample,channel,frame,joint,person":
-            raise HDF5ContractError(
-                f"{path}: dataset 'data' has dims '{dims}', expected 'sample,channel,frame,joint,person'"
-            )
-        data = np.asarray(fh["data"][unique])[inverse]
+        data = WINDOWS.check_rows(path, "data", np.asarray(fh["data"][unique])[inverse])
         starts = (
             np.asarray(fh["window_start"][unique])[inverse] if "window_start" in fh else np.zeros(len(rows))
         )

@@ -42,8 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..explain.jobs import ExplainSet, load_job_model, read_explain_set
-from ..io import Array, write_hdf5
+from ..explain.jobs import load_job_model
+from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM, ExplainSet, read_explain_set
+from .curves import Curves, write_curves_csv
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
     SELECTIONS,
@@ -424,29 +425,39 @@ def _write_curves(
     output_h5: PathLike,
     curves: CurveData,
     data: EvaluationSet,
-    prefix: tuple[str, ...],
+    random: bool,
     config: Mapping[str, object],
     inputs: Sequence[PathLike],
     attrs: Mapping[str, object],
     seed: int | None = None,
-) -> None:
-    steps = curves.metric.shape[len(prefix)]
-    write_hdf5(
+) -> Curves:
+    """Write a perturbation file and return its curves as stored (metric rounded to float32)."""
+    steps = curves.metric.shape[1 if random else 0]
+    contract = PERTURBATION_RANDOM if random else PERTURBATION
+    contract.write(
         output_h5,
         {
-            "k": Array(np.arange(steps, dtype=np.int64), ("step",)),
-            "metric": Array(curves.metric, (*prefix, "step", "item")),
-            "panel": Array(np.array([p.name for p in data.panels]), ("item",)),
-            "metric_name": Array(np.array([p.metric for p in data.panels]), ("item",)),
-            "probability": Array(curves.probability, (*prefix, "step", "sample", "class")),
-            "perturbed": Array(curves.perturbed, (*prefix, "step", "sample", "joint")),
-            "label": Array(data.label, ("sample",)),
-            "recording_id": Array(data.recording_id, ("sample",)),
+            "k": np.arange(steps, dtype=np.int64),
+            "metric": curves.metric,
+            "panel": np.array([p.name for p in data.panels]),
+            "metric_name": np.array([p.metric for p in data.panels]),
+            "probability": curves.probability,
+            "perturbed": curves.perturbed,
+            "label": data.label,
+            "recording_id": data.recording_id,
         },
         config=config,
         inputs=inputs,
         seed=seed,
         attrs={**attrs, "forward_groups": curves.forward_groups},
+    )
+    return Curves(
+        method=str(attrs["method"]),
+        selection=str(attrs["selection"]),
+        k=np.arange(steps, dtype=np.int64),
+        panels=tuple(p.name for p in data.panels),
+        metrics=tuple(p.metric for p in data.panels),
+        values=np.asarray(curves.metric, dtype=np.float32).astype(np.float64),
     )
 
 
@@ -476,8 +487,6 @@ def run_perturbation(
     SHAP values (smallest magnitudes with ``shap_absolute``) or the highest values of the
     negated GradCAM map (the counterfactual explanation).
     """
-    from .curves import read_curves, write_curves_csv
-
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
     torch.set_num_threads(threads)
@@ -500,8 +509,10 @@ def run_perturbation(
     curves = selection_curve(model, params, data, chosen, max_keypoints, perturbation, device, batch_size)
     config = {**asdict(perturbation), "max_keypoints": max_keypoints, "shap_absolute": shap_absolute}
     attrs = {"method": method, "selection": selection, "elapsed_s": time.perf_counter() - start}
-    _write_curves(output_h5, curves, data, (), config, [model_path, explain_set_path, importance_path], attrs)
-    write_curves_csv(read_curves(output_h5), output_csv)
+    written = _write_curves(
+        output_h5, curves, data, False, config, [model_path, explain_set_path, importance_path], attrs
+    )
+    write_curves_csv(written, output_csv)
 
 
 def run_random_perturbation(
@@ -520,8 +531,6 @@ def run_random_perturbation(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> None:
     """Job of rule perturb_random: the random-key-point control curve (mean over seeded draws)."""
-    from .curves import read_curves, write_curves_csv
-
     torch.set_num_threads(threads)
     perturbation = PerturbationSpec(**spec)
     data = _evaluation_set(features_path, read_explain_set(explain_set_path))
@@ -537,5 +546,7 @@ def run_random_perturbation(
     curves = random_curves(model, params, data, max_keypoints, draws, seed, perturbation, device, batch_size)
     config = {**asdict(perturbation), "max_keypoints": max_keypoints, "draws": draws}
     attrs = {"method": "random", "selection": "random", "elapsed_s": time.perf_counter() - start}
-    _write_curves(output_h5, curves, data, ("draw",), config, [model_path, explain_set_path], attrs, seed)
-    write_curves_csv(read_curves(output_h5), output_csv)
+    written = _write_curves(
+        output_h5, curves, data, True, config, [model_path, explain_set_path], attrs, seed
+    )
+    write_curves_csv(written, output_csv)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..explain.jobs import read_explain_set
+from ..io.contracts import read_explain_set
 from .sources import (
     METHOD_SHAP,
     PathLike,

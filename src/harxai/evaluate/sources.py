@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
+from ..io.contracts import GRADCAM, SHAP
 from ..skeletons import SkeletonLayout
 
 METHOD_SHAP = "shap"
@@ -127,12 +128,8 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
     """
     if method_layer(method) is None:
         suffix = "_abs" if shap_absolute else ""
-        names = {
-            f"keypoint_importance{suffix}": ("sample", "joint"),
-            f"keypoint_frame{suffix}": ("sample", "frame", "joint"),
-            "sample_index": ("sample",),
-        }
-        content = read_hdf5(path, names, load=list(names))
+        names = [f"keypoint_importance{suffix}", f"keypoint_frame{suffix}", "sample_index"]
+        content = SHAP.read(path, load=names)
         importance = content[f"keypoint_importance{suffix}"].astype(np.float64)
         return KeypointScores(
             method,
@@ -141,12 +138,7 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
             content[f"keypoint_frame{suffix}"].astype(np.float64),
             content["sample_index"].astype(np.int64),
         )
-    names = {
-        "cam": ("sample", "frame", "joint"),
-        "cam_negated": ("sample", "frame", "joint"),
-        "sample_index": ("sample",),
-    }
-    content = read_hdf5(path, names, load=list(names))
+    content = GRADCAM.read(path, load=["cam", "cam_negated", "sample_index"])
     cam = content["cam"].astype(np.float64)
     return KeypointScores(
         method,

@@ -2,7 +2,7 @@
 
 Each function reads its HDF5 inputs, moves the model and tensors to the requested device, times
 its core computation in-process (``elapsed_s``; job wall time in the benchmark TSVs includes
-imports) and writes one HDF5 file through :func:`harxai.io.write_hdf5`.
+imports) and writes one HDF5 file through its contract in :mod:`harxai.io.contracts`.
 
 Model inputs are the feature groups of ``features`` (sample, group, channel, frame, joint,
 person) split along ``group``: ``model(joint, velocity, bone, acceleration)``.
@@ -22,14 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
+from ..io import HDF5Content, HDF5ContractError
+from ..io.contracts import BACKGROUND, GRADCAM, SHAP, SHAP_CHUNK, ExplainSet, read_explain_set
 from .cam import GradCam
 from .reduce import completeness_error, shap_reductions
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
-BACKGROUND_DIMS = ("background", "group", "channel", "frame", "joint", "person")
 GRADCAM_BATCH = 64  # samples per GradCAM forward/backward pass
 PathLike = str | os.PathLike[str]
 
@@ -65,35 +64,6 @@ def _timed(device: torch.device, func: Callable[[], Any]) -> tuple[Any, float]:
     out = func()
     _synchronize(device)
     return out, time.perf_counter() - start
-
-
-@dataclass(frozen=True)
-class ExplainSet:
-    """Datasets of ``explain_set.h5`` the jobs need (``inputs`` only when loaded)."""
-
-    inputs: np.ndarray | None
-    target: np.ndarray
-    label: np.ndarray
-    sample_index: np.ndarray
-    recording_id: np.ndarray
-    attrs: dict[str, Any]
-
-
-def read_explain_set(path: PathLike, with_inputs: bool = True) -> ExplainSet:
-    """Read ``explain_set.h5`` (rule select_explain_set), checking its contract."""
-    s = ("sample",)
-    expected: dict[str, Sequence[str]] = {"target": s, "label": s, "sample_index": s, "recording_id": s}
-    if with_inputs:
-        expected["inputs"] = FEATURE_DIMS
-    c = read_hdf5(path, expected=expected, load=list(expected))
-    return ExplainSet(
-        inputs=c["inputs"].astype(np.float32) if with_inputs else None,
-        target=c["target"].astype(np.int64),
-        label=c["label"].astype(np.int64),
-        sample_index=c["sample_index"].astype(np.int64),
-        recording_id=c["recording_id"],
-        attrs=c.attrs,
-    )
 
 
 def _gradcam_batches(
@@ -172,14 +142,13 @@ def run_gradcam_layer(
     explainer.explain(group_tensors(inputs[warm], dev), es.target[warm])
     forward_s = _forward_seconds(model, inputs, dev, batch_size)
     cam, cam_negated, elapsed = _gradcam_batches(explainer, inputs, es.target, dev, batch_size)
-    kf, s = ("sample", "frame", "joint"), ("sample",)
     arrays = {
-        "cam": Array(cam, dims=kf),
-        "cam_negated": Array(cam_negated, dims=kf),
-        "target": Array(es.target, dims=s),
-        "label": Array(es.label, dims=s),
-        "sample_index": Array(es.sample_index, dims=s),
-        "recording_id": Array(es.recording_id, dims=s),
+        "cam": cam,
+        "cam_negated": cam_negated,
+        "target": es.target,
+        "label": es.label,
+        "sample_index": es.sample_index,
+        "recording_id": es.recording_id,
     }
     attrs = {
         "layer": layer,
@@ -192,7 +161,7 @@ def run_gradcam_layer(
         "batch_size": int(batch_size),
     }
     config = {"layer": layer, "variant": variant}
-    write_hdf5(
+    GRADCAM.write(
         output_path, arrays, config=config, inputs=[str(model_path), str(explain_set_path)], attrs=attrs
     )
     log.info(
@@ -220,7 +189,7 @@ def _part_positions(samples: int, part: int, parts: int) -> np.ndarray:
 
 
 def _chunk_rows(background_path: PathLike, chunk: int) -> tuple[np.ndarray, int]:
-    c = read_hdf5(background_path, expected={"background": BACKGROUND_DIMS, "chunk": ("background",)})
+    c = BACKGROUND.read(background_path, load=["background", "chunk"])
     num_chunks = int(c.attrs.get("num_chunks", int(c["chunk"].max()) + 1))
     if not 0 <= chunk < num_chunks:
         raise ValueError(f"{background_path}: chunk {chunk} outside 0..{num_chunks - 1}")
@@ -298,13 +267,12 @@ def run_shap_chunk(
         log.warning(
             "%s: background chunk %d is empty; writing zero values with weight 0", background_path, chunk
         )
-    s = ("sample",)
     arrays = {
-        "values": Array(values, dims=FEATURE_DIMS),
-        "sample_index": Array(positions, dims=s),
-        "expected_value": Array(expected, dims=s),
-        "output": Array(output, dims=s),
-        "target": Array(target, dims=s),
+        "values": values,
+        "sample_index": positions,
+        "expected_value": expected,
+        "output": output,
+        "target": target,
     }
     attrs = {
         "chunk": chunk,
@@ -318,7 +286,7 @@ def run_shap_chunk(
     }
     config = {"chunk": chunk, "part": part, "parts": parts, "backend": backend, "batch_size": batch_size}
     sources = [str(model_path), str(explain_set_path), str(background_path)]
-    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    SHAP_CHUNK.write(output_path, arrays, config=config, inputs=sources, attrs=attrs)
     log.info(
         "SHAP chunk %d part %d/%d: %d samples x %d background rows in %.2f s (completeness error %.2e)",
         chunk,
@@ -351,10 +319,8 @@ class _MergeState:
     devices: set[str] = field(default_factory=set)
 
 
-def _read_chunk_file(path: PathLike) -> Any:
-    s = ("sample",)
-    expected = {"values": FEATURE_DIMS, "sample_index": s, "expected_value": s, "output": s, "target": s}
-    return read_hdf5(path, expected=expected)
+def _read_chunk_file(path: PathLike) -> HDF5Content:
+    return SHAP_CHUNK.read(path)
 
 
 def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
@@ -401,7 +367,7 @@ def _check_coverage(state: _MergeState, paths: Sequence[PathLike]) -> None:
 
 
 def _single_attr(paths: Sequence[PathLike], key: str) -> Any:
-    values = {read_hdf5(p, load=[]).attrs[key] for p in paths}
+    values = {SHAP_CHUNK.read(p, load=[]).attrs[key] for p in paths}
     if len(values) != 1:
         raise ValueError(f"merge_shap: chunk files disagree on {key}: {sorted(map(str, values))}")
     return values.pop()
@@ -455,15 +421,14 @@ def merge_shap_chunks(
         raise ValueError("merge_shap: every background chunk is empty")
     values, expected = state.values / total, state.expected / total
     error = completeness_error(values, state.output, expected)
-    s = ("sample",)
     arrays = {
-        "values": Array(values, dims=FEATURE_DIMS),
-        "expected_value": Array(expected, dims=s),
-        "output": Array(state.output, dims=s),
-        "target": Array(es.target, dims=s),
-        "label": Array(es.label, dims=s),
-        "sample_index": Array(es.sample_index, dims=s),
-        "recording_id": Array(es.recording_id, dims=s),
+        "values": values,
+        "expected_value": expected,
+        "output": state.output,
+        "target": es.target,
+        "label": es.label,
+        "sample_index": es.sample_index,
+        "recording_id": es.recording_id,
         **shap_reductions(values),
     }
     attrs = {
@@ -479,7 +444,7 @@ def merge_shap_chunks(
     }
     config = {"backend": str(backend), "num_chunks": len(state.sizes), "parts": parts}
     sources = [str(explain_set_path), *map(str, chunk_paths)]
-    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    SHAP.write(output_path, arrays, config=config, inputs=sources, attrs=attrs)
     log.info(
         "merged %d chunk files: %d samples, background %d, completeness error %.2e (chunks' max %.2e)",
         len(chunk_paths),

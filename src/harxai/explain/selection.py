@@ -34,13 +34,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
+from ..io import HDF5ContractError
+from ..io.contracts import BACKGROUND, EXPLAIN_SET, FEATURE_SET, METRICS
 from ..io.hdf5 import provenance_attrs
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
-BACKGROUND_DIMS = ("background", "group", "channel", "frame", "joint", "person")
 TARGETS = ("label", "predicted")
 _READ_ROWS = 256  # rows per h5py read of the features
 
@@ -111,16 +110,9 @@ def read_sample_table(features_path: str | os.PathLike[str]) -> SampleTable:
 
     The ``features`` array itself is only checked (dims), not loaded.
     """
-    sample = ("sample",)
-    content = read_hdf5(
-        features_path,
-        expected={"label": sample, "recording_id": sample, "split": sample},
-        load=["group", "window_start"],
+    content = FEATURE_SET.read(
+        features_path, load=["label", "recording_id", "split", "group", "window_start"]
     )
-    with h5py.File(features_path, "r") as fh:
-        dims = str(fh["features"].attrs.get("dims", "")) if "features" in fh else None
-    if dims != ",".join(FEATURE_DIMS):
-        raise HDF5ContractError(f"{features_path}: dataset 'features' missing or with dims {dims!r}")
     n = len(content["label"])
     provenance = set(provenance_attrs({}, [], None))
     attrs = {k: v for k, v in content.attrs.items() if k not in provenance}
@@ -156,7 +148,7 @@ def read_feature_rows(features_path: str | os.PathLike[str], rows: np.ndarray) -
             chunk = sorted_rows[start : start + _READ_ROWS]
             unique, inverse = np.unique(chunk, return_inverse=True)
             out[order[start : start + _READ_ROWS]] = ds[unique.tolist()][inverse]
-    return out
+    return FEATURE_SET.check_rows(features_path, "features", out)
 
 
 def choose_explain_rows(
@@ -212,7 +204,7 @@ def validation_predictions(metrics_path: str | os.PathLike[str], rows: np.ndarra
 
     A single logit column (binary task) predicts class 1 where the logit is positive.
     """
-    content = read_hdf5(metrics_path, expected={"val_logits": ("sample", "class"), "val_index": ("sample",)})
+    content = METRICS.read(metrics_path, load=["val_logits", "val_index"])
     logits, index = content["val_logits"], content["val_index"].astype(np.int64)
     if len(logits) != len(index):
         raise HDF5ContractError(
@@ -269,19 +261,18 @@ def select_explain_set(
     label = table.label[rows]
     target = label if p.target == "label" else prediction
     inputs = read_feature_rows(features_path, rows)
-    sample = ("sample",)
     arrays = {
-        "sample_index": Array(rows, dims=sample),
-        "inputs": Array(inputs, dims=FEATURE_DIMS),
-        "target": Array(target.astype(np.int64), dims=sample),
-        "label": Array(label, dims=sample),
-        "prediction": Array(prediction, dims=sample),
-        "recording_id": Array(table.recording_id[rows], dims=sample),
-        "group": Array(table.group[rows], dims=sample),
-        "window_start": Array(table.window_start[rows], dims=sample, units="s"),
+        "sample_index": rows,
+        "inputs": inputs,
+        "target": target.astype(np.int64),
+        "label": label,
+        "prediction": prediction,
+        "recording_id": table.recording_id[rows],
+        "group": table.group[rows],
+        "window_start": table.window_start[rows],
     }
     attrs = {**dataset_attrs(table), "target_kind": p.target}
-    write_hdf5(
+    EXPLAIN_SET.write(
         output_path, arrays, config=asdict(p), inputs=[str(features_path), str(metrics_path)], attrs=attrs
     )
     counts = np.bincount(label, minlength=table.num_classes)
@@ -408,17 +399,16 @@ def select_background(
     table = read_sample_table(features_path)
     rows, chunk = draw_background(table.split, table.label, table.num_classes, size, chunk_size, seed)
     num_chunks = math.ceil(size / chunk_size)
-    dims = ("background",)
     arrays = {
-        "background": Array(read_feature_rows(features_path, rows), dims=BACKGROUND_DIMS),
-        "background_index": Array(rows, dims=dims),
-        "background_label": Array(table.label[rows], dims=dims),
-        "chunk": Array(chunk, dims=dims),
+        "background": read_feature_rows(features_path, rows),
+        "background_index": rows,
+        "background_label": table.label[rows],
+        "chunk": chunk,
     }
     sizes = np.bincount(chunk, minlength=num_chunks).tolist()
     attrs = {**dataset_attrs(table), "num_chunks": num_chunks, "chunk_sizes": sizes}
     config = {"size": size, "chunk_size": chunk_size, "seed": seed}
-    write_hdf5(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
+    BACKGROUND.write(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
     counts = np.bincount(table.label[rows], minlength=table.num_classes)
     log.info("background: %d samples (per class %s) in chunks of %s", len(rows), counts.tolist(), sizes)
 
