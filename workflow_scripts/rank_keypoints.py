@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.ranking import run_rank_keypoints
+from harxai.evaluate.jobs import rank_keypoints
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_rank_keypoints,
+    rank_keypoints,
     features_path=snakemake.input.features,
     explain_set_path=snakemake.input.explain_set,
     shap_path=snakemake.input.shap,

@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.ground_truth import run_score_ground_truth
+from harxai.evaluate.jobs import score_ground_truth
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_score_ground_truth,
+    score_ground_truth,
     features_path=snakemake.input.features,
     explain_set_path=snakemake.input.explain_set,
     shap_path=snakemake.input.shap,

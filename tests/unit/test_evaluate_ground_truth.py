@@ -11,11 +11,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from test_evaluate_fixtures import JOINTS, LAYERS, V, make_inputs
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.ground_truth import (
     precision_at_k,
     ranking_auc,
     read_ground_truth,
-    run_score_ground_truth,
     score_ground_truth,
 )
 
@@ -74,7 +74,7 @@ def test_read_ground_truth_matches_by_name(tmp_path: Path) -> None:
 def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path, task="binary")
     csv, md = tmp_path / "gt.csv", tmp_path / "gt.md"
-    run_score_ground_truth(
+    evaluate_jobs.score_ground_truth(
         features_path=inputs.features,
         explain_set_path=inputs.explain_set,
         shap_path=inputs.shap,

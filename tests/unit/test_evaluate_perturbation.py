@@ -11,6 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from test_evaluate_fixtures import OneJointModel, V, make_inputs, one_joint_data, tiny_checkpoint
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.curves import read_curves
 from harxai.evaluate.perturbation import (
     ZERO_OUT_VALUE,
@@ -21,8 +22,6 @@ from harxai.evaluate.perturbation import (
     perturbed_probabilities,
     random_curves,
     random_keypoints,
-    run_perturbation,
-    run_random_perturbation,
     selection_curve,
     top_keypoints,
 )
@@ -251,7 +250,7 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     digest, mtime = _sha(ckpt), ckpt.stat().st_mtime_ns
     out = tmp_path / "model" / "evaluate" / "perturbation"
     common = {"model_path": ckpt, "features_path": inputs.features, "explain_set_path": inputs.explain_set}
-    run_perturbation(
+    evaluate_jobs.perturb_edges(
         **common,
         importance_path=inputs.gradcam["main.1.att"],
         output_h5=out / "gradcam-main.1.att_least.h5",
@@ -263,7 +262,7 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
         shap_absolute=False,
         device=CPU,
     )
-    run_random_perturbation(
+    evaluate_jobs.perturb_random(
         **common,
         output_h5=out / "random.h5",
         output_csv=out / "random.csv",

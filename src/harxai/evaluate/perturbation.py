@@ -32,10 +32,9 @@ the samples of each distinct set (forward hooks) inside one network pass per bat
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -43,15 +42,13 @@ import torch
 from torch import nn
 
 from ..explain.jobs import load_job_model
-from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM, ExplainSet, read_explain_set
-from .curves import Curves, write_curves_csv
+from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM, ExplainSet
+from ..models import edge_importance_parameters
+from .curves import Curves
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
-    SELECTIONS,
     PathLike,
-    check_aligned,
     read_dataset_info,
-    read_keypoint_scores,
 )
 
 log = logging.getLogger(__name__)
@@ -402,13 +399,11 @@ def random_curves(
 
 def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, dict[str, nn.Parameter]]:
     """Load a model.pt (eval mode) on ``device`` and its edge-importance parameters."""
-    from ..models import edge_importance_parameters
-
     model = load_job_model(path, device)
     return model, edge_importance_parameters(model)
 
 
-def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
+def evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
     info = read_dataset_info(features_path)
     if explain.inputs is None:
         raise ValueError("the evaluation set needs the explain set's inputs")
@@ -421,7 +416,7 @@ def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationS
     )
 
 
-def _write_curves(
+def write_curves(
     output_h5: PathLike,
     curves: CurveData,
     data: EvaluationSet,
@@ -459,94 +454,3 @@ def _write_curves(
         metrics=tuple(p.metric for p in data.panels),
         values=np.asarray(curves.metric, dtype=np.float32).astype(np.float64),
     )
-
-
-def run_perturbation(
-    *,
-    model_path: PathLike,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    importance_path: PathLike,
-    output_h5: PathLike,
-    output_csv: PathLike,
-    method: str,
-    selection: str,
-    spec: Mapping[str, Any],
-    max_keypoints: int,
-    shap_absolute: bool,
-    device: torch.device,
-    threads: int = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> None:
-    """Job of rule perturb_edges: the curve of one method's most or least important key points.
-
-    ``spec`` holds the :class:`PerturbationSpec` fields (``mode`` and, for ``self_loop``,
-    ``thresh`` and ``zero_out``).
-
-    ``selection`` ``most`` perturbs the highest importance first; ``least`` the most negative
-    SHAP values (smallest magnitudes with ``shap_absolute``) or the highest values of the
-    negated GradCAM map (the counterfactual explanation).
-    """
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
-    torch.set_num_threads(threads)
-    perturbation = PerturbationSpec(**spec)
-    explain = read_explain_set(explain_set_path)
-    data = _evaluation_set(features_path, explain)
-    scores = read_keypoint_scores(importance_path, method, shap_absolute)
-    check_aligned(explain.sample_index, scores.sample_index, "sample_index", importance_path)
-    model, params = load_checkpoint(model_path, device)
-    log.info(
-        "perturbing %d E matrices (%s) for %s / %s on %d samples",
-        len(params),
-        spec,
-        method,
-        selection,
-        len(data.label),
-    )
-    start = time.perf_counter()
-    chosen = scores.importance if selection == "most" else scores.counter
-    curves = selection_curve(model, params, data, chosen, max_keypoints, perturbation, device, batch_size)
-    config = {**asdict(perturbation), "max_keypoints": max_keypoints, "shap_absolute": shap_absolute}
-    attrs = {"method": method, "selection": selection, "elapsed_s": time.perf_counter() - start}
-    written = _write_curves(
-        output_h5, curves, data, False, config, [model_path, explain_set_path, importance_path], attrs
-    )
-    write_curves_csv(written, output_csv)
-
-
-def run_random_perturbation(
-    *,
-    model_path: PathLike,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    output_h5: PathLike,
-    output_csv: PathLike,
-    spec: Mapping[str, Any],
-    max_keypoints: int,
-    draws: int,
-    seed: int,
-    device: torch.device,
-    threads: int = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> None:
-    """Job of rule perturb_random: the random-key-point control curve (mean over seeded draws)."""
-    torch.set_num_threads(threads)
-    perturbation = PerturbationSpec(**spec)
-    data = _evaluation_set(features_path, read_explain_set(explain_set_path))
-    model, params = load_checkpoint(model_path, device)
-    log.info(
-        "random perturbation: %d draws, %d E matrices (%s), %d samples",
-        draws,
-        len(params),
-        spec,
-        len(data.label),
-    )
-    start = time.perf_counter()
-    curves = random_curves(model, params, data, max_keypoints, draws, seed, perturbation, device, batch_size)
-    config = {**asdict(perturbation), "max_keypoints": max_keypoints, "draws": draws}
-    attrs = {"method": "random", "selection": "random", "elapsed_s": time.perf_counter() - start}
-    written = _write_curves(
-        output_h5, curves, data, True, config, [model_path, explain_set_path], attrs, seed
-    )
-    write_curves_csv(written, output_csv)

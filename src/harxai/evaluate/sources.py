@@ -1,7 +1,6 @@
 """Reading the explanation files the evaluation stage compares.
 
-Every evaluation compares *methods*: ``shap`` and one ``gradcam-<layer>`` per GradCAM layer
-(the layer is its ``named_modules()`` path, e.g. ``gradcam-main.1.att``). This module turns
+Every evaluation compares *methods* (:mod:`harxai.methods`). This module turns
 ``shap.h5`` and ``gradcam/<layer>.h5`` into per-sample key-point scores and reads the dataset
 facts (layout, class names, task) from the attributes of ``features.h5`` / ``windows.h5``.
 """
@@ -9,43 +8,27 @@ facts (layout, class names, task) from the attributes of ``features.h5`` / ``win
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
 from ..io.contracts import GRADCAM, SHAP
+from ..methods import (
+    GRADCAM_PREFIX,
+    METHOD_SHAP,
+    METHOD_SHAP_ABS,
+    gradcam_method,
+    method_label,
+    method_layer,
+    methods_of,
+)
 from ..skeletons import SkeletonLayout
 
-METHOD_SHAP = "shap"
-METHOD_SHAP_ABS = "shap_abs"  # SHAP ranked by absolute values (ground-truth table)
-GRADCAM_PREFIX = "gradcam-"
 SELECTIONS = ("most", "least")
 
 PathLike = str | os.PathLike[str]
-
-
-def gradcam_method(layer: str) -> str:
-    """Method name of a GradCAM layer (``gradcam-<layer>``)."""
-    return f"{GRADCAM_PREFIX}{layer}"
-
-
-def method_layer(method: str) -> str | None:
-    """GradCAM layer of a method name, or None for SHAP (signed or absolute)."""
-    if method in (METHOD_SHAP, METHOD_SHAP_ABS):
-        return None
-    if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
-        return method[len(GRADCAM_PREFIX) :]
-    raise ValueError(f"unknown method {method!r}: expected 'shap' or 'gradcam-<layer>'")
-
-
-def method_label(method: str) -> str:
-    """Short human-readable label of a method for figures and tables."""
-    if method == METHOD_SHAP_ABS:
-        return "SHAP (absolute)"
-    layer = method_layer(method)
-    return "SHAP" if layer is None else f"GradCAM {layer}"
 
 
 @dataclass(frozen=True)
@@ -181,6 +164,19 @@ def read_all_scores(
     return out
 
 
-def methods_of(layers: Sequence[str]) -> list[str]:
-    """``shap`` followed by the GradCAM methods of ``layers``."""
-    return [METHOD_SHAP, *(gradcam_method(layer) for layer in layers)]
+__all__ = [
+    "GRADCAM_PREFIX",
+    "METHOD_SHAP",
+    "METHOD_SHAP_ABS",
+    "SELECTIONS",
+    "DatasetInfo",
+    "KeypointScores",
+    "check_aligned",
+    "gradcam_method",
+    "method_label",
+    "method_layer",
+    "methods_of",
+    "read_all_scores",
+    "read_dataset_info",
+    "read_keypoint_scores",
+]

@@ -1,4 +1,5 @@
-"""Job-level glue of the explanation rules: gradcam_layer, shap_chunk and merge_shap.
+"""Job entry points of the explanation rules, one per rule and named after it: select_explain_set,
+select_background, shap_chunk, merge_shap and gradcam_layer.
 
 Each function reads its HDF5 inputs, moves the model and tensors to the requested device, times
 its core computation in-process (``elapsed_s``; job wall time in the benchmark TSVs includes
@@ -11,10 +12,11 @@ person) split along ``group``: ``model(joint, velocity, bone, acceleration)``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -23,9 +25,20 @@ import torch
 from torch import nn
 
 from ..io import HDF5Content, HDF5ContractError
-from ..io.contracts import BACKGROUND, GRADCAM, SHAP, SHAP_CHUNK, ExplainSet, read_explain_set
+from ..io.contracts import BACKGROUND, EXPLAIN_SET, GRADCAM, SHAP, SHAP_CHUNK, ExplainSet, read_explain_set
+from ..models import load_model
+from . import shap_values
 from .cam import GradCam
 from .reduce import completeness_error, shap_reductions
+from .selection import (
+    ExplainParams,
+    choose_explain_rows,
+    dataset_attrs,
+    draw_background,
+    read_feature_rows,
+    read_sample_table,
+    validation_predictions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +48,6 @@ PathLike = str | os.PathLike[str]
 
 def load_job_model(model_path: PathLike, device: torch.device | str) -> nn.Module:
     """Load ``model.pt`` (``harxai.models.load_model``) in eval mode on ``device``."""
-    from ..models import load_model
-
     return load_model(model_path, torch.device(device)).eval()
 
 
@@ -93,7 +104,7 @@ def _forward_seconds(model: nn.Module, inputs: np.ndarray, device: torch.device,
     return total
 
 
-def run_gradcam_layer(
+def gradcam_layer(
     model_path: PathLike,
     explain_set_path: PathLike,
     output_path: PathLike,
@@ -175,13 +186,6 @@ def run_gradcam_layer(
     )
 
 
-def _shap_engine() -> Callable[..., Any]:
-    """``harxai.explain.shap_values`` (imported late: the engine imports shap)."""
-    from . import shap_values
-
-    return shap_values
-
-
 def _part_positions(samples: int, part: int, parts: int) -> np.ndarray:
     if parts < 1 or not 0 <= part < parts:
         raise ValueError(f"shap_chunk: part must be in 0..{parts - 1}, not {part}")
@@ -196,7 +200,7 @@ def _chunk_rows(background_path: PathLike, chunk: int) -> tuple[np.ndarray, int]
     return c["background"][c["chunk"] == chunk].astype(np.float32), num_chunks
 
 
-def run_shap_chunk(
+def shap_chunk(
     model_path: PathLike,
     explain_set_path: PathLike,
     background_path: PathLike,
@@ -247,10 +251,9 @@ def run_shap_chunk(
     elapsed, error, size = 0.0, 0.0, len(background)
     if len(positions) and size:
         model = load_job_model(model_path, dev)
-        engine = _shap_engine()
         result, elapsed = _timed(
             dev,
-            lambda: engine(
+            lambda: shap_values(
                 model,
                 group_tensors(x, dev),
                 group_tensors(background, dev),
@@ -307,7 +310,7 @@ def _inputs_of(es: ExplainSet, path: PathLike) -> np.ndarray:
 
 @dataclass
 class _MergeState:
-    """Running sums of :func:`merge_shap_chunks` over the chunk files."""
+    """Running sums of :func:`merge_shap` over the chunk files."""
 
     values: np.ndarray  # float64 (sample, group, channel, frame, joint, person), weighted sum
     expected: np.ndarray  # float64 (sample,), weighted sum
@@ -373,9 +376,7 @@ def _single_attr(paths: Sequence[PathLike], key: str) -> Any:
     return values.pop()
 
 
-def merge_shap_chunks(
-    explain_set_path: PathLike, chunk_paths: Sequence[PathLike], output_path: PathLike
-) -> None:
+def merge_shap(explain_set_path: PathLike, chunk_paths: Sequence[PathLike], output_path: PathLike) -> None:
     """Write ``shap.h5``: the background-size-weighted mean of the chunk files plus reductions.
 
     DeepSHAP values against a background are the mean of the values against each background
@@ -387,7 +388,7 @@ def merge_shap_chunks(
     explain_set_path
         ``explain_set.h5`` (target, label, sample_index, recording_id are copied).
     chunk_paths
-        Files of :func:`run_shap_chunk`, every (chunk, part).
+        Files of :func:`shap_chunk`, every (chunk, part).
     output_path
         File to write. Datasets: ``values`` float32 (sample, group, channel, frame, joint,
         person); ``expected_value``, ``output`` float32 (sample,); ``target``, ``label``,
@@ -453,3 +454,104 @@ def merge_shap_chunks(
         error,
         state.chunk_error,
     )
+
+
+def select_explain_set(
+    features_path: str | os.PathLike[str],
+    metrics_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    params: Mapping[str, Any],
+) -> None:
+    """Write ``explain_set.h5``: the validation samples to explain and their targets.
+
+    Parameters
+    ----------
+    features_path
+        ``features.h5`` (rule compute_features).
+    metrics_path
+        ``metrics.h5`` of the trained model (val_logits, val_index).
+    output_path
+        ``explain_set.h5`` to write. Datasets: ``sample_index`` int64 (sample,) rows of
+        ``features.h5``; ``inputs`` float32 (sample, group, channel, frame, joint, person);
+        ``target``, ``label``, ``prediction`` int64 (sample,); ``recording_id``, ``group`` str
+        (sample,); ``window_start`` float32 (sample,) seconds. Attributes: the dataset-level
+        attributes of ``features.h5`` (dataset, layout, class_names, task, groups,
+        channel_names, ...) and ``target_kind``; provenance ``config`` holds ``params``.
+    params
+        The ``explain`` config block (see :class:`ExplainParams`).
+    """
+    p = ExplainParams.from_dict(params)
+    table = read_sample_table(features_path)
+    rows = choose_explain_rows(
+        table.label, table.split, table.recording_id, table.window_start, p, table.num_classes
+    )
+    if len(rows) == 0:
+        raise ValueError(
+            f"{features_path}: no validation sample matches explain classes={p.classes}, "
+            f"recordings={p.recordings} ({int(np.sum(table.split == 'val'))} validation samples)"
+        )
+    prediction = validation_predictions(metrics_path, rows)
+    label = table.label[rows]
+    target = label if p.target == "label" else prediction
+    inputs = read_feature_rows(features_path, rows)
+    arrays = {
+        "sample_index": rows,
+        "inputs": inputs,
+        "target": target.astype(np.int64),
+        "label": label,
+        "prediction": prediction,
+        "recording_id": table.recording_id[rows],
+        "group": table.group[rows],
+        "window_start": table.window_start[rows],
+    }
+    attrs = {**dataset_attrs(table), "target_kind": p.target}
+    EXPLAIN_SET.write(
+        output_path, arrays, config=asdict(p), inputs=[str(features_path), str(metrics_path)], attrs=attrs
+    )
+    counts = np.bincount(label, minlength=table.num_classes)
+    log.info(
+        "explain set: %d samples (per class %s), target %s, %.1f MB of inputs",
+        len(rows),
+        counts.tolist(),
+        p.target,
+        inputs.nbytes / 1e6,
+    )
+
+
+def select_background(
+    features_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    size: int,
+    chunk_size: int,
+    seed: int,
+) -> None:
+    """Write ``background.h5``: the SHAP background from the training split, in chunks.
+
+    Parameters
+    ----------
+    features_path
+        ``features.h5`` (rule compute_features).
+    output_path
+        ``background.h5`` to write. Datasets: ``background`` float32 (background, group, channel,
+        frame, joint, person); ``background_index`` (rows of ``features.h5``),
+        ``background_label`` and ``chunk`` int64 (background,), rows ordered by chunk.
+        Attributes: the dataset-level attributes of ``features.h5`` plus ``num_chunks`` and
+        ``chunk_sizes`` (JSON list); provenance ``config`` holds size, chunk_size and seed.
+    size, chunk_size, seed
+        Requested background size, rows per chunk (at most) and seed of the draw.
+    """
+    table = read_sample_table(features_path)
+    rows, chunk = draw_background(table.split, table.label, table.num_classes, size, chunk_size, seed)
+    num_chunks = math.ceil(size / chunk_size)
+    arrays = {
+        "background": read_feature_rows(features_path, rows),
+        "background_index": rows,
+        "background_label": table.label[rows],
+        "chunk": chunk,
+    }
+    sizes = np.bincount(chunk, minlength=num_chunks).tolist()
+    attrs = {**dataset_attrs(table), "num_chunks": num_chunks, "chunk_sizes": sizes}
+    config = {"size": size, "chunk_size": chunk_size, "seed": seed}
+    BACKGROUND.write(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
+    counts = np.bincount(table.label[rows], minlength=table.num_classes)
+    log.info("background: %d samples (per class %s) in chunks of %s", len(rows), counts.tolist(), sizes)

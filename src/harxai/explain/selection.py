@@ -28,14 +28,14 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
 import numpy as np
 
 from ..io import HDF5ContractError
-from ..io.contracts import BACKGROUND, EXPLAIN_SET, FEATURE_SET, METRICS
+from ..io.contracts import FEATURE_SET, METRICS
 from ..io.hdf5 import provenance_attrs
 
 log = logging.getLogger(__name__)
@@ -223,68 +223,6 @@ def validation_predictions(metrics_path: str | os.PathLike[str], rows: np.ndarra
     return np.asarray(np.argmax(picked, axis=1), dtype=np.int64)
 
 
-def select_explain_set(
-    features_path: str | os.PathLike[str],
-    metrics_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    params: Mapping[str, Any],
-) -> None:
-    """Write ``explain_set.h5``: the validation samples to explain and their targets.
-
-    Parameters
-    ----------
-    features_path
-        ``features.h5`` (rule compute_features).
-    metrics_path
-        ``metrics.h5`` of the trained model (val_logits, val_index).
-    output_path
-        ``explain_set.h5`` to write. Datasets: ``sample_index`` int64 (sample,) rows of
-        ``features.h5``; ``inputs`` float32 (sample, group, channel, frame, joint, person);
-        ``target``, ``label``, ``prediction`` int64 (sample,); ``recording_id``, ``group`` str
-        (sample,); ``window_start`` float32 (sample,) seconds. Attributes: the dataset-level
-        attributes of ``features.h5`` (dataset, layout, class_names, task, groups,
-        channel_names, ...) and ``target_kind``; provenance ``config`` holds ``params``.
-    params
-        The ``explain`` config block (see :class:`ExplainParams`).
-    """
-    p = ExplainParams.from_dict(params)
-    table = read_sample_table(features_path)
-    rows = choose_explain_rows(
-        table.label, table.split, table.recording_id, table.window_start, p, table.num_classes
-    )
-    if len(rows) == 0:
-        raise ValueError(
-            f"{features_path}: no validation sample matches explain classes={p.classes}, "
-            f"recordings={p.recordings} ({int(np.sum(table.split == 'val'))} validation samples)"
-        )
-    prediction = validation_predictions(metrics_path, rows)
-    label = table.label[rows]
-    target = label if p.target == "label" else prediction
-    inputs = read_feature_rows(features_path, rows)
-    arrays = {
-        "sample_index": rows,
-        "inputs": inputs,
-        "target": target.astype(np.int64),
-        "label": label,
-        "prediction": prediction,
-        "recording_id": table.recording_id[rows],
-        "group": table.group[rows],
-        "window_start": table.window_start[rows],
-    }
-    attrs = {**dataset_attrs(table), "target_kind": p.target}
-    EXPLAIN_SET.write(
-        output_path, arrays, config=asdict(p), inputs=[str(features_path), str(metrics_path)], attrs=attrs
-    )
-    counts = np.bincount(label, minlength=table.num_classes)
-    log.info(
-        "explain set: %d samples (per class %s), target %s, %.1f MB of inputs",
-        len(rows),
-        counts.tolist(),
-        p.target,
-        inputs.nbytes / 1e6,
-    )
-
-
 def stratified_draw(labels: np.ndarray, size: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
     """Positions into ``labels`` of a stratified draw without replacement (see module docstring).
 
@@ -374,51 +312,10 @@ def draw_background(
     return rows[order], chunk
 
 
-def select_background(
-    features_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    size: int,
-    chunk_size: int,
-    seed: int,
-) -> None:
-    """Write ``background.h5``: the SHAP background from the training split, in chunks.
-
-    Parameters
-    ----------
-    features_path
-        ``features.h5`` (rule compute_features).
-    output_path
-        ``background.h5`` to write. Datasets: ``background`` float32 (background, group, channel,
-        frame, joint, person); ``background_index`` (rows of ``features.h5``),
-        ``background_label`` and ``chunk`` int64 (background,), rows ordered by chunk.
-        Attributes: the dataset-level attributes of ``features.h5`` plus ``num_chunks`` and
-        ``chunk_sizes`` (JSON list); provenance ``config`` holds size, chunk_size and seed.
-    size, chunk_size, seed
-        Requested background size, rows per chunk (at most) and seed of the draw.
-    """
-    table = read_sample_table(features_path)
-    rows, chunk = draw_background(table.split, table.label, table.num_classes, size, chunk_size, seed)
-    num_chunks = math.ceil(size / chunk_size)
-    arrays = {
-        "background": read_feature_rows(features_path, rows),
-        "background_index": rows,
-        "background_label": table.label[rows],
-        "chunk": chunk,
-    }
-    sizes = np.bincount(chunk, minlength=num_chunks).tolist()
-    attrs = {**dataset_attrs(table), "num_chunks": num_chunks, "chunk_sizes": sizes}
-    config = {"size": size, "chunk_size": chunk_size, "seed": seed}
-    BACKGROUND.write(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
-    counts = np.bincount(table.label[rows], minlength=table.num_classes)
-    log.info("background: %d samples (per class %s) in chunks of %s", len(rows), counts.tolist(), sizes)
-
-
 __all__ = [
     "ExplainParams",
     "assign_chunks",
     "choose_explain_rows",
     "draw_background",
-    "select_background",
-    "select_explain_set",
     "stratified_draw",
 ]

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
+from .reference import deepexplainer_values
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,6 @@ def _shap_values(
         phis = deeplift_shap(model, xs, bs, tt, batch_size)
         values = [p.cpu().numpy().astype(np.float32) for p in phis]
     else:
-        from .reference import deepexplainer_values
-
         values = deepexplainer_values(model, xs, bs, t)
     elapsed = time.monotonic() - started
     err = completeness_error(values, output, expected)
