@@ -1,12 +1,31 @@
-include: "evaluate_common.smk"
+rule collect_scores:
+    input:
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        features="results/{dataset}/features.h5",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_gradcam_files,
+    output:
+        "results/{dataset}/{model}/evaluate/scores.h5",
+    log:
+        "results/logs/collect_scores/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/collect_scores/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+        gpu=0,
+    params:
+        layers=LAYERS,
+    script:
+        "../workflow_scripts/collect_scores.py"
 
 
 rule rank_keypoints:
     input:
-        features="results/{dataset}/features.h5",
-        explain_set="results/{dataset}/{model}/explain_set.h5",
-        shap="results/{dataset}/{model}/shap.h5",
-        gradcam=get_gradcam_files,
+        "results/{dataset}/{model}/evaluate/scores.h5",
     output:
         csv=report(
             "results/{dataset}/{model}/evaluate/rankings.csv",
@@ -32,7 +51,6 @@ rule rank_keypoints:
         runtime=10,
         gpu=0,
     params:
-        layers=LAYERS,
         shap_absolute=EVALUATE["shap_absolute"],
         figure_layers=EVALUATE["figure_layers"],
     script:
@@ -42,9 +60,8 @@ rule rank_keypoints:
 rule perturb_edges:
     input:
         model="results/{dataset}/{model}/model.pt",
-        features="results/{dataset}/features.h5",
         explain_set="results/{dataset}/{model}/explain_set.h5",
-        importance=get_importance_file,
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
     output:
         h5="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.h5",
         csv="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.csv",
@@ -167,10 +184,7 @@ rule correlate_layers:
 
 rule score_ground_truth:
     input:
-        features="results/{dataset}/features.h5",
-        explain_set="results/{dataset}/{model}/explain_set.h5",
-        shap="results/{dataset}/{model}/shap.h5",
-        gradcam=get_gradcam_files,
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
         truth=get_dataset_dir,
     output:
         csv=report(
@@ -193,8 +207,6 @@ rule score_ground_truth:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    params:
-        layers=LAYERS,
     script:
         "../workflow_scripts/score_ground_truth.py"
 

@@ -10,10 +10,7 @@ snakemake: Snakemake
 run_job(
     snakemake.log[0],
     rank_keypoints,
-    features_path=snakemake.input.features,
-    explain_set_path=snakemake.input.explain_set,
-    shap_path=snakemake.input.shap,
-    gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
+    scores_path=snakemake.input[0],
     output_csv=snakemake.output.csv,
     output_png=snakemake.output.png,
     shap_absolute=snakemake.params.shap_absolute,

@@ -10,10 +10,7 @@ snakemake: Snakemake
 run_job(
     snakemake.log[0],
     score_ground_truth,
-    features_path=snakemake.input.features,
-    explain_set_path=snakemake.input.explain_set,
-    shap_path=snakemake.input.shap,
-    gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
+    scores_path=snakemake.input.scores,
     ground_truth_path=snakemake.input.truth,
     output_csv=snakemake.output.csv,
     output_md=snakemake.output.md,

@@ -41,3 +41,8 @@ def method_label(method: str) -> str:
 def methods_of(layers: Sequence[str]) -> list[str]:
     """``shap`` followed by the GradCAM methods of ``layers``."""
     return [METHOD_SHAP, *(gradcam_method(layer) for layer in layers)]
+
+
+def shap_method(absolute: bool) -> str:
+    """The SHAP method ranked by signed sums, or by absolute values when ``absolute``."""
+    return METHOD_SHAP_ABS if absolute else METHOD_SHAP

@@ -75,10 +75,7 @@ def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path, task="binary")
     csv, md = tmp_path / "gt.csv", tmp_path / "gt.md"
     evaluate_jobs.score_ground_truth(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+        scores_path=inputs.scores,
         ground_truth_path=inputs.truth,
         output_csv=csv,
         output_md=md,

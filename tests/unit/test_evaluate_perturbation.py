@@ -249,10 +249,10 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "model" / "model.pt")
     digest, mtime = _sha(ckpt), ckpt.stat().st_mtime_ns
     out = tmp_path / "model" / "evaluate" / "perturbation"
-    common = {"model_path": ckpt, "features_path": inputs.features, "explain_set_path": inputs.explain_set}
+    common = {"model_path": ckpt, "explain_set_path": inputs.explain_set}
     evaluate_jobs.perturb_edges(
         **common,
-        importance_path=inputs.gradcam["main.1.att"],
+        scores_path=inputs.scores,
         output_h5=out / "gradcam-main.1.att_least.h5",
         output_csv=out / "gradcam-main.1.att_least.csv",
         method="gradcam-main.1.att",
@@ -264,6 +264,7 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     )
     evaluate_jobs.perturb_random(
         **common,
+        features_path=inputs.features,
         output_h5=out / "random.h5",
         output_csv=out / "random.csv",
         spec={"mode": "isolate"},

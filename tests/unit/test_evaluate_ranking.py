@@ -56,10 +56,7 @@ def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     out = tmp_path / "evaluate"
     evaluate_jobs.rank_keypoints(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+        scores_path=inputs.scores,
         output_csv=out / "rankings.csv",
         output_png=out / "rankings.png",
         shap_absolute=False,
@@ -74,10 +71,7 @@ def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
     assert (out / "rankings.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="figure_layers"):
         evaluate_jobs.rank_keypoints(
-            features_path=inputs.features,
-            explain_set_path=inputs.explain_set,
-            shap_path=inputs.shap,
-            gradcam_paths=inputs.gradcam,
+            scores_path=inputs.scores,
             output_csv=out / "r.csv",
             output_png=out / "r.png",
             shap_absolute=True,

@@ -45,10 +45,7 @@ def _dataset_files(root: Path) -> dict[str, Path]:
     inputs = make_inputs(root)
     ev = root / "evaluate"
     evaluate_jobs.rank_keypoints(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+        scores_path=inputs.scores,
         output_csv=ev / "rankings.csv",
         output_png=ev / "rankings.png",
         shap_absolute=False,
@@ -61,10 +58,7 @@ def _dataset_files(root: Path) -> dict[str, Path]:
         output_md=ev / "corr.md",
     )
     evaluate_jobs.score_ground_truth(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+        scores_path=inputs.scores,
         ground_truth_path=inputs.truth,
         output_csv=ev / "gt.csv",
         output_md=ev / "gt.md",

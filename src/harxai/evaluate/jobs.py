@@ -18,8 +18,16 @@ import pandas as pd
 import torch
 
 from .. import plots
-from ..io.contracts import GRADCAM, read_explain_set
-from ..methods import METHOD_SHAP, METHOD_SHAP_ABS, gradcam_method, method_label, methods_of
+from ..io.contracts import GRADCAM, SCORES, read_explain_set
+from ..methods import (
+    METHOD_SHAP,
+    METHOD_SHAP_ABS,
+    gradcam_method,
+    method_label,
+    method_layer,
+    methods_of,
+    shap_method,
+)
 from . import correlation, ground_truth, ranking, runtime
 from .correlation import correlation_markdown
 from .curves import curves_table, read_curves, summarize_curves, write_curves_csv
@@ -41,19 +49,36 @@ from .sources import (
     check_aligned,
     read_all_scores,
     read_dataset_info,
-    read_keypoint_scores,
+    read_scores,
 )
+from .sources import collect_scores as collect_scores_arrays
 from .tables import markdown_table, write_csv, write_markdown
 
 log = logging.getLogger(__name__)
 
 
-def rank_keypoints(
+def collect_scores(
     *,
-    features_path: PathLike,
     explain_set_path: PathLike,
+    features_path: PathLike,
     shap_path: PathLike,
     gradcam_paths: Mapping[str, PathLike],
+    output_path: PathLike,
+) -> None:
+    """Job of rule collect_scores: every method's aligned key-point scores in ``scores.h5``.
+
+    The one place the evaluation reads SHAP and GradCAM files and checks that they cover the
+    explain set's samples in order; rankings, perturbation and ground truth read ``scores.h5``.
+    """
+    arrays, attrs = collect_scores_arrays(explain_set_path, features_path, shap_path, gradcam_paths)
+    inputs = [explain_set_path, features_path, shap_path, *gradcam_paths.values()]
+    SCORES.write(output_path, arrays, config={"layers": list(gradcam_paths)}, inputs=inputs, attrs=attrs)
+    log.info("scores of %d methods on %d samples", len(arrays["method"]), len(arrays["sample_index"]))
+
+
+def rank_keypoints(
+    *,
+    scores_path: PathLike,
     output_csv: PathLike,
     output_png: PathLike,
     shap_absolute: bool,
@@ -63,14 +88,8 @@ def rank_keypoints(
 
     Parameters
     ----------
-    features_path
-        features.h5 (its attributes give the layout and class names).
-    explain_set_path
-        explain_set.h5 (true labels and sample order).
-    shap_path
-        shap.h5.
-    gradcam_paths
-        GradCAM layer -> gradcam/<layer>.h5; every layer is ranked in the CSV.
+    scores_path
+        ``evaluate/scores.h5`` (rule collect_scores); every GradCAM layer is ranked in the CSV.
     output_csv, output_png
         The ranking table and the boxplot figure.
     shap_absolute
@@ -78,29 +97,26 @@ def rank_keypoints(
     figure_layers
         GradCAM layers drawn next to SHAP in the figure.
     """
-    info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
-    sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
-    sources.update({gradcam_method(layer): path for layer, path in gradcam_paths.items()})
-    scores = read_all_scores(sources, explain.sample_index, shap_absolute)
-    importance = {m: s.importance for m, s in scores.items()}
-    table = ranking.rank_keypoints(importance, explain.label, info.class_names, info.layout.joints)
+    scores = read_scores(scores_path)
+    info = scores.info
+    importance = {m: scores.of(m).importance for m in scores.methods if m != METHOD_SHAP_ABS}
+    importance[METHOD_SHAP] = scores.of(shap_method(shap_absolute)).importance
+    table = ranking.rank_keypoints(importance, scores.label, info.class_names, info.layout.joints)
     write_csv(table, output_csv)
     log.info(
         "ranked %d key points for %d methods on %d samples",
         info.layout.num_joints,
-        len(scores),
-        len(explain.label),
+        len(importance),
+        len(scores.label),
     )
     missing = [layer for layer in figure_layers if gradcam_method(layer) not in importance]
     if missing:
-        raise ValueError(
-            f"evaluate.figure_layers: {missing} are not among the GradCAM layers {list(gradcam_paths)}"
-        )
+        layers = [method_layer(m) for m in importance if m != METHOD_SHAP]
+        raise ValueError(f"evaluate.figure_layers: {missing} are not among the GradCAM layers {layers}")
     shown = {m: importance[m] for m in methods_of(figure_layers)}
     plots.plot_rankings(
         shown,
-        explain.label,
+        scores.label,
         info.class_names,
         info.layout.joints,
         output_png,
@@ -111,29 +127,19 @@ def rank_keypoints(
 
 def score_ground_truth(
     *,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    shap_path: PathLike,
-    gradcam_paths: Mapping[str, PathLike],
+    scores_path: PathLike,
     ground_truth_path: PathLike,
     output_csv: PathLike,
     output_md: PathLike,
     title: str = "",
 ) -> pd.DataFrame:
     """Job of rule score_ground_truth: the ground-truth table of SHAP (signed and absolute) and every layer."""
-    info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
+    scores = read_scores(scores_path)
+    info = scores.info
     truth = read_ground_truth(ground_truth_path, info.class_names, info.layout.num_joints)
-    signed = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=False)
-    absolute = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=True)
-    cams = read_all_scores({gradcam_method(x): p for x, p in gradcam_paths.items()}, explain.sample_index)
-    importance = {
-        METHOD_SHAP: signed[METHOD_SHAP].importance,
-        METHOD_SHAP_ABS: absolute[METHOD_SHAP].importance,
-    }
-    importance.update({m: s.importance for m, s in cams.items()})
+    importance = {m: scores.of(m).importance for m in scores.methods}
     table = ground_truth.score_ground_truth(
-        importance, explain.label, truth, info.class_names, info.layout.joints
+        importance, scores.label, truth, info.class_names, info.layout.joints
     )
     log.info("ground truth: %d rows for %d methods", len(table), len(importance))
     write_csv(table, output_csv)
@@ -250,9 +256,8 @@ def correlate_layers(
 def perturb_edges(
     *,
     model_path: PathLike,
-    features_path: PathLike,
     explain_set_path: PathLike,
-    importance_path: PathLike,
+    scores_path: PathLike,
     output_h5: PathLike,
     output_csv: PathLike,
     method: str,
@@ -278,9 +283,10 @@ def perturb_edges(
     torch.set_num_threads(threads)
     perturbation = PerturbationSpec(**spec)
     explain = read_explain_set(explain_set_path)
-    data = evaluation_set(features_path, explain)
-    scores = read_keypoint_scores(importance_path, method, shap_absolute)
-    check_aligned(explain.sample_index, scores.sample_index, "sample_index", importance_path)
+    collected = read_scores(scores_path)
+    check_aligned(explain.sample_index, collected.sample_index, "sample_index", scores_path)
+    data = evaluation_set(collected.info, explain)
+    scores = collected.of(shap_method(shap_absolute) if method == METHOD_SHAP else method)
     model, params = load_checkpoint(model_path, device)
     log.info(
         "perturbing %d E matrices (%s) for %s / %s on %d samples",
@@ -296,7 +302,7 @@ def perturb_edges(
     config = {**asdict(perturbation), "max_keypoints": max_keypoints, "shap_absolute": shap_absolute}
     attrs = {"method": method, "selection": selection, "elapsed_s": time.perf_counter() - start}
     written = write_curves(
-        output_h5, curves, data, False, config, [model_path, explain_set_path, importance_path], attrs
+        output_h5, curves, data, False, config, [model_path, explain_set_path, scores_path], attrs
     )
     write_curves_csv(written, output_csv)
 
@@ -319,7 +325,7 @@ def perturb_random(
     """Job of rule perturb_random: the random-key-point control curve (mean over seeded draws)."""
     torch.set_num_threads(threads)
     perturbation = PerturbationSpec(**spec)
-    data = evaluation_set(features_path, read_explain_set(explain_set_path))
+    data = evaluation_set(read_dataset_info(features_path), read_explain_set(explain_set_path))
     model, params = load_checkpoint(model_path, device)
     log.info(
         "random perturbation: %d draws, %d E matrices (%s), %d samples",

@@ -47,8 +47,8 @@ from ..models import edge_importance_parameters
 from .curves import Curves
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
+    DatasetInfo,
     PathLike,
-    read_dataset_info,
 )
 
 log = logging.getLogger(__name__)
@@ -403,8 +403,8 @@ def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, di
     return model, edge_importance_parameters(model)
 
 
-def evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
-    info = read_dataset_info(features_path)
+def evaluation_set(info: DatasetInfo, explain: ExplainSet) -> EvaluationSet:
+    """The explain set's inputs and labels with the scoring panels of the dataset."""
     if explain.inputs is None:
         raise ValueError("the evaluation set needs the explain set's inputs")
     return EvaluationSet(

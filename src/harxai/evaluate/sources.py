@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
-from ..io.contracts import GRADCAM, SHAP
+from ..io.contracts import GRADCAM, SCORES, SHAP, read_explain_set
 from ..methods import (
     GRADCAM_PREFIX,
     METHOD_SHAP,
@@ -171,7 +171,9 @@ __all__ = [
     "SELECTIONS",
     "DatasetInfo",
     "KeypointScores",
+    "Scores",
     "check_aligned",
+    "collect_scores",
     "gradcam_method",
     "method_label",
     "method_layer",
@@ -179,4 +181,107 @@ __all__ = [
     "read_all_scores",
     "read_dataset_info",
     "read_keypoint_scores",
+    "read_scores",
+    "resample_frames",
 ]
+
+
+def resample_frames(frame_map: np.ndarray, frames: int) -> np.ndarray:
+    """Map (sample, frame', joint) onto ``frames`` input frames: input frame t takes coarse
+    frame ``floor(t * frame' / frames)`` (each coarse frame covers its share of the input)."""
+    coarse = frame_map.shape[1]
+    if coarse == frames:
+        return frame_map
+    index = np.minimum((np.arange(frames) * coarse) // frames, coarse - 1)
+    return frame_map[:, index]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Typed content of ``evaluate/scores.h5`` (:data:`harxai.io.contracts.SCORES`)."""
+
+    methods: tuple[str, ...]
+    importance: np.ndarray  # (method, sample, joint)
+    counter: np.ndarray  # (method, sample, joint)
+    frame_map: np.ndarray  # (method, sample, frame, joint)
+    sample_index: np.ndarray
+    target: np.ndarray
+    label: np.ndarray
+    recording_id: np.ndarray
+    info: DatasetInfo
+
+    def of(self, method: str) -> KeypointScores:
+        """The scores of one method."""
+        if method not in self.methods:
+            raise ValueError(f"scores.h5 holds no method {method!r} (has {list(self.methods)})")
+        i = self.methods.index(method)
+        return KeypointScores(
+            method, self.importance[i], self.counter[i], self.frame_map[i], self.sample_index
+        )
+
+
+def collect_scores(
+    explain_set_path: PathLike,
+    features_path: PathLike,
+    shap_path: PathLike,
+    gradcam_paths: Mapping[str, PathLike],
+) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Every method's aligned scores (the arrays and attributes of ``scores.h5``).
+
+    Methods in order: ``shap``, ``shap_abs``, then ``gradcam-<layer>`` in the order of
+    ``gradcam_paths``. Every file must cover the explain set's samples in its order.
+    """
+    explain = read_explain_set(explain_set_path, with_inputs=False)
+    info = read_dataset_info(features_path)
+    sources: dict[str, PathLike] = {gradcam_method(layer): path for layer, path in gradcam_paths.items()}
+    scores = [
+        *read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index).values(),
+        KeypointScores(METHOD_SHAP_ABS, *_fields(read_keypoint_scores(shap_path, METHOD_SHAP, True))),
+        *read_all_scores(sources, explain.sample_index).values(),
+    ]
+    check_aligned(explain.sample_index, scores[1].sample_index, "sample_index", shap_path)
+    frames = scores[0].frame_map.shape[1]
+    arrays: dict[str, np.ndarray] = {
+        "method": np.array([s.method for s in scores]),
+        "importance": np.stack([s.importance for s in scores]),
+        "counter": np.stack([s.counter for s in scores]),
+        "frame_map": np.stack([resample_frames(s.frame_map, frames) for s in scores]),
+        "sample_index": explain.sample_index,
+        "target": explain.target,
+        "label": explain.label,
+        "recording_id": explain.recording_id,
+    }
+    attrs: dict[str, object] = {
+        "layout": info.layout.to_dict(),
+        "class_names": list(info.class_names),
+        "task": info.task,
+        "segment": info.segment or "",
+    }
+    return arrays, attrs
+
+
+def _fields(s: KeypointScores) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return s.importance, s.counter, s.frame_map, s.sample_index
+
+
+def read_scores(path: PathLike) -> Scores:
+    """Typed read of ``scores.h5``."""
+    c = SCORES.read(path)
+    segment = str(c.attrs.get("segment", ""))
+    info = DatasetInfo(
+        SkeletonLayout.from_dict(c.json_attr("layout")),
+        tuple(str(n) for n in c.json_attr("class_names")),
+        str(c.attrs["task"]),
+        segment or None,
+    )
+    return Scores(
+        methods=tuple(str(m) for m in c["method"]),
+        importance=c["importance"].astype(np.float64),
+        counter=c["counter"].astype(np.float64),
+        frame_map=c["frame_map"].astype(np.float64),
+        sample_index=c["sample_index"].astype(np.int64),
+        target=c["target"].astype(np.int64),
+        label=c["label"].astype(np.int64),
+        recording_id=c["recording_id"],
+        info=info,
+    )

@@ -504,6 +504,39 @@ PERTURBATION_RANDOM = FileContract(
     attrs=_CURVE_ATTRS,
 )
 
+SCORES = FileContract(
+    name="scores",
+    path="results/{dataset}/{model}/evaluate/scores.h5",
+    rule="collect_scores",
+    doc=(
+        "Every method's key-point scores, aligned on the explain set's samples: what rankings, "
+        "perturbation and ground truth read (methods in `harxai.methods`)."
+    ),
+    datasets=(
+        _d("method", ("method",), "str", "`shap`, `shap_abs` (SHAP by absolute values), `gradcam-<layer>`"),
+        _d("importance", ("method", "sample", "joint"), "float64", "ranking score, higher is more important"),
+        _d(
+            "counter",
+            ("method", "sample", "joint"),
+            "float64",
+            "score of the least-important selection (SHAP: -importance; GradCAM: negated map)",
+        ),
+        _d(
+            "frame_map",
+            ("method", "sample", "frame", "joint"),
+            "float32",
+            "per-frame map resampled to the input frames (SHAP before the frame mean; GradCAM "
+            "maps of layers with a coarser frame axis repeated proportionally)",
+        ),
+        _d("sample_index", SAMPLE, "int64", "row in features.h5"),
+        _d("target", SAMPLE, "int64", "class explained"),
+        _d("label", SAMPLE, "int64", "class index"),
+        _d("recording_id", SAMPLE, "str", "recording of the sample"),
+    ),
+    attrs=("layout", "class_names", "task"),
+)
+
+
 CONTRACTS: tuple[FileContract, ...] = (
     SEQUENCES,
     WINDOWS,
@@ -514,6 +547,7 @@ CONTRACTS: tuple[FileContract, ...] = (
     SHAP_CHUNK,
     SHAP,
     GRADCAM,
+    SCORES,
     PERTURBATION,
     PERTURBATION_RANDOM,
 )

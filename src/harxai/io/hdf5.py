@@ -50,6 +50,7 @@ DIM_NAMES = frozenset(
         "recording",
         "window",
         "item",
+        "method",
     }
 )
 
