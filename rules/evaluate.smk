@@ -14,9 +14,7 @@ rule collect_scores:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         layers=LAYERS,
     script:
@@ -47,9 +45,7 @@ rule rank_keypoints:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         shap_absolute=EVALUATE["shap_absolute"],
         figure_layers=EVALUATE["figure_layers"],
@@ -76,9 +72,7 @@ rule perturb_edges:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         spec=get_perturbation_spec,
         max_keypoints=EVALUATE["max_keypoints"],
@@ -106,9 +100,7 @@ rule perturb_random:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         spec=get_perturbation_spec,
         max_keypoints=EVALUATE["max_keypoints"],
@@ -146,9 +138,7 @@ rule plot_perturbation:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     script:
         "../workflow_scripts/plot_perturbation.py"
 
@@ -172,9 +162,7 @@ rule correlate_layers:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         layers=LAYERS,
         reference=EVALUATE["reference_layer"],
@@ -204,9 +192,7 @@ rule score_ground_truth:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     script:
         "../workflow_scripts/score_ground_truth.py"
 
@@ -232,9 +218,7 @@ rule draw_skeletons:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         layers=EVALUATE["figure_layers"],
         samples=EVALUATE["skeleton_samples"],
@@ -262,9 +246,7 @@ rule summarize_runtime:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         plan=runtime_plan(),
     script:

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from harxai.explain.reduce import (
-    completeness_error,
     frame_importance,
     group_importance,
     keypoint_frame,
     keypoint_importance,
     shap_reductions,
 )
+from harxai.explain.shapley import completeness_error
 
 
 @pytest.fixture
@@ -46,11 +46,11 @@ def test_group_and_frame_importance(values: np.ndarray) -> None:
 
 def test_completeness_error(values: np.ndarray) -> None:
     # total = -2; output - expected = 1 - 2.5 = -1.5 -> |error| 0.5, relative to 1.5
-    assert completeness_error(values, np.asarray([1.0]), np.asarray([2.5])) == pytest.approx(1 / 3)
+    assert completeness_error([values], np.asarray([1.0]), np.asarray([2.5])) == pytest.approx(1 / 3)
     # two samples: the second (exact: total -2 = 1 - 3) sets the scale 2 of the first's 0.5
     two = np.concatenate([values, values])
-    assert completeness_error(two, np.asarray([1.0, 1.0]), np.asarray([2.5, 3.0])) == pytest.approx(0.25)
-    assert completeness_error(values[:0], np.zeros(0), np.zeros(0)) == 0.0
+    assert completeness_error([two], np.asarray([1.0, 1.0]), np.asarray([2.5, 3.0])) == pytest.approx(0.25)
+    assert completeness_error([values[:0]], np.zeros(0), np.zeros(0)) == 0.0
 
 
 def test_reductions_consistent_on_random_values() -> None:

@@ -132,9 +132,9 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
     )
 
 
-def check_aligned(reference: np.ndarray, other: np.ndarray, what: str, path: PathLike) -> None:
-    """Raise when ``other`` (sample indices of ``path``) differs from the reference order."""
-    if reference.shape != other.shape or not np.array_equal(reference, other):
+def check_aligned(expected: np.ndarray, other: np.ndarray, what: str, path: PathLike) -> None:
+    """Raise when ``other`` (sample indices of ``path``) differs from the ``expected`` order."""
+    if expected.shape != other.shape or not np.array_equal(expected, other):
         raise HDF5ContractError(
             f"{path}: its samples ({what}) are not the explained samples of explain_set.h5 in the same order"
         )

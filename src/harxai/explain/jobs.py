@@ -29,8 +29,8 @@ from ..io.contracts import BACKGROUND, EXPLAIN_SET, GRADCAM, SHAP, SHAP_CHUNK, E
 from ..models import load_model
 from . import shap_values
 from .cam import GradCam
-from .reduce import completeness_error, shap_reductions
-from .selection import (
+from .reduce import shap_reductions
+from .sampling import (
     ExplainParams,
     choose_explain_rows,
     dataset_attrs,
@@ -39,6 +39,7 @@ from .selection import (
     read_sample_table,
     validation_predictions,
 )
+from .shapley import completeness_error
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +422,7 @@ def merge_shap(explain_set_path: PathLike, chunk_paths: Sequence[PathLike], outp
     if total == 0:
         raise ValueError("merge_shap: every background chunk is empty")
     values, expected = state.values / total, state.expected / total
-    error = completeness_error(values, state.output, expected)
+    error = completeness_error([values], state.output, expected)
     arrays = {
         "values": values,
         "expected_value": expected,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..io.contracts import SHAP
-from .shapley import completeness_error as completeness_of_inputs
 
 VALUE_AXES = SHAP.dims("values")
 _GROUP, _CHANNEL, _FRAME, _JOINT, _PERSON = 1, 2, 3, 4, 5
@@ -59,22 +58,6 @@ def group_importance(values: np.ndarray, absolute: bool = False) -> np.ndarray:
 def frame_importance(values: np.ndarray) -> np.ndarray:
     """Signed sum over group, channel, joint and person -> float32 (sample, frame)."""
     return np.asarray(_check(values).sum(axis=(_GROUP, _CHANNEL, _JOINT, _PERSON)), dtype=np.float32)
-
-
-def completeness_error(values: np.ndarray, output: np.ndarray, expected_value: np.ndarray) -> float:
-    """Relative completeness error, as ``harxai.explain.ShapResult.completeness_error``.
-
-    ``max over samples |sum(values) - (output - expected_value)|`` divided by
-    ``max(max over samples |output - expected_value|, 1e-6)``; 0 for no samples.
-
-    Parameters
-    ----------
-    values
-        (sample, group, channel, frame, joint, person).
-    output, expected_value
-        (sample,): the explained logit f(x) and the background expectation.
-    """
-    return completeness_of_inputs([_check(values)], output, expected_value)
 
 
 def shap_reductions(values: np.ndarray) -> dict[str, np.ndarray]:

@@ -145,8 +145,8 @@ def read_feature_rows(features_path: str | os.PathLike[str], rows: np.ndarray) -
         ds = fh["features"]
         out = np.empty((len(rows), *ds.shape[1:]), dtype=np.float32)
         for start in range(0, len(rows), _READ_ROWS):
-            chunk = sorted_rows[start : start + _READ_ROWS]
-            unique, inverse = np.unique(chunk, return_inverse=True)
+            batch = sorted_rows[start : start + _READ_ROWS]
+            unique, inverse = np.unique(batch, return_inverse=True)
             out[order[start : start + _READ_ROWS]] = ds[unique.tolist()][inverse]
     return FEATURE_SET.check_rows(features_path, "features", out)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harxai.explain.jobs import select_background, select_explain_set
-from harxai.explain.selection import (
+from harxai.explain.sampling import (
     ExplainParams,
     assign_chunks,
     choose_explain_rows,
