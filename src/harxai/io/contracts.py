@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from .hdf5 import Array, HDF5Content, HDF5ContractError, read_hdf5, write_hdf5
+from .hdf5 import Array, HDF5Content, HDF5ContractError, dataset_names, open_hdf5, read_hdf5, write_hdf5
 
 PathLike = str | os.PathLike[str]
 
@@ -208,17 +207,8 @@ class FileContract:
 
 
 def _dataset_names(path: PathLike) -> set[str]:
-    p = Path(path)
-    if not p.exists():
-        raise HDF5ContractError(f"{p}: file does not exist")
-    try:
-        fh = h5py.File(p, "r")
-    except OSError as exc:
-        raise HDF5ContractError(f"{p}: not a readable HDF5 file ({exc})") from exc
-    names: list[str] = []
-    with fh:
-        fh.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-    return set(names)
+    with open_hdf5(path) as fh:
+        return set(dataset_names(fh))
 
 
 def _d(name: str, dims: tuple[str, ...], dtype: str, doc: str, **kw: Any) -> DatasetSpec:
