@@ -15,7 +15,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Docs pages that other branches add; the coordinator empties this set once they are merged.
 PENDING_PAGES = {
-    "docs/data-contracts.md",
     "docs/external-models.md",
     "docs/shap-engine.md",
     "docs/ground-truth.md",
