@@ -14,6 +14,7 @@ include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/shap.smk"
 include: "rules/gradcam.smk"
+include: "rules/evaluate_common.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 

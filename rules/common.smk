@@ -125,3 +125,9 @@ def get_gradcam_files(wildcards):
 def model_resources(key):
     """Resources of the rules that run the model: threads, memory, run time and GPUs from config."""
     return config["compute"][key]
+
+
+# The one place of the rules' resources: rules that run the model take theirs from config
+# (compute), every other rule is light (one thread).
+MODEL_RESOURCES = {key: model_resources(key) for key in ("mem_mb", "runtime", "gpu")}
+LIGHT_RESOURCES = {"mem_mb": 2000, "runtime": 30, "gpu": 0}

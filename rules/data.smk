@@ -11,9 +11,7 @@ rule generate_synthetic:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         synthetic=get_synthetic_params,
         seed=config["seed"],
@@ -50,9 +48,7 @@ rule ingest_dataset:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         dataset=get_dataset_params,
         layout=get_layout,
@@ -74,9 +70,7 @@ rule preprocess_sequences:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         preprocess=config["preprocess"],
         segment=lambda w: DATASETS[w.dataset]["segment"],
@@ -98,9 +92,7 @@ rule compute_features:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         features=config["features"],
     script:

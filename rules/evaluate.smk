@@ -1,12 +1,29 @@
-include: "evaluate_common.smk"
+rule collect_scores:
+    input:
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        features="results/{dataset}/features.h5",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_gradcam_files,
+    output:
+        "results/{dataset}/{model}/evaluate/scores.h5",
+    log:
+        "results/logs/collect_scores/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/collect_scores/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        **LIGHT_RESOURCES,
+    params:
+        layers=LAYERS,
+    script:
+        "../workflow_scripts/collect_scores.py"
 
 
 rule rank_keypoints:
     input:
-        features="results/{dataset}/features.h5",
-        explain_set="results/{dataset}/{model}/explain_set.h5",
-        shap="results/{dataset}/{model}/shap.h5",
-        gradcam=get_gradcam_files,
+        "results/{dataset}/{model}/evaluate/scores.h5",
     output:
         csv=report(
             "results/{dataset}/{model}/evaluate/rankings.csv",
@@ -28,11 +45,8 @@ rule rank_keypoints:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
-        layers=LAYERS,
         shap_absolute=EVALUATE["shap_absolute"],
         figure_layers=EVALUATE["figure_layers"],
     script:
@@ -42,9 +56,8 @@ rule rank_keypoints:
 rule perturb_edges:
     input:
         model="results/{dataset}/{model}/model.pt",
-        features="results/{dataset}/features.h5",
         explain_set="results/{dataset}/{model}/explain_set.h5",
-        importance=get_importance_file,
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
     output:
         h5="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.h5",
         csv="results/{dataset}/{model}/evaluate/perturbation/{method}_{selection}.csv",
@@ -59,9 +72,7 @@ rule perturb_edges:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         spec=get_perturbation_spec,
         max_keypoints=EVALUATE["max_keypoints"],
@@ -89,9 +100,7 @@ rule perturb_random:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         spec=get_perturbation_spec,
         max_keypoints=EVALUATE["max_keypoints"],
@@ -129,9 +138,7 @@ rule plot_perturbation:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     script:
         "../workflow_scripts/plot_perturbation.py"
 
@@ -155,9 +162,7 @@ rule correlate_layers:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         layers=LAYERS,
         reference=EVALUATE["reference_layer"],
@@ -167,10 +172,7 @@ rule correlate_layers:
 
 rule score_ground_truth:
     input:
-        features="results/{dataset}/features.h5",
-        explain_set="results/{dataset}/{model}/explain_set.h5",
-        shap="results/{dataset}/{model}/shap.h5",
-        gradcam=get_gradcam_files,
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
         truth=get_dataset_dir,
     output:
         csv=report(
@@ -190,11 +192,7 @@ rule score_ground_truth:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
-    params:
-        layers=LAYERS,
+        **LIGHT_RESOURCES,
     script:
         "../workflow_scripts/score_ground_truth.py"
 
@@ -220,9 +218,7 @@ rule draw_skeletons:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         layers=EVALUATE["figure_layers"],
         samples=EVALUATE["skeleton_samples"],
@@ -250,9 +246,7 @@ rule summarize_runtime:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         plan=runtime_plan(),
     script:

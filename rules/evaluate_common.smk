@@ -1,14 +1,14 @@
 """Target lists, input functions and plans of the evaluation and report rules.
 
-Included by evaluate.smk (before its rules), so that evaluate.smk and report.smk hold
-rules only (snakemake --lint: no functions mixed with rules).
+Included by the Snakefile before evaluate.smk and report.smk, so that those hold rules only
+(snakemake --lint: no functions mixed with rules). Method names come from harxai.methods.
 """
 
+from harxai.methods import methods_of
+from harxai.evaluate.sources import SELECTIONS
+
 EVALUATE = config["evaluate"]
-PERTURBATION_METHODS = ["shap"] + [
-    f"gradcam-{layer}" for layer in EVALUATE["perturbation_layers"]
-]
-SELECTIONS = ["most", "least"]
+PERTURBATION_METHODS = methods_of(EVALUATE["perturbation_layers"])
 SYNTHETIC_DATASETS = [n for n, d in DATASETS.items() if d["kind"] in SYNTHETIC_KINDS]
 
 for _key in ("perturbation_layers", "figure_layers"):
@@ -37,14 +37,6 @@ def evaluation_targets(dataset):
     if dataset in SYNTHETIC_DATASETS:
         targets += [f"{d}/ground_truth.csv", f"{d}/ground_truth.md"]
     return targets
-
-
-def get_importance_file(wildcards):
-    """shap.h5 for method shap, else the method's GradCAM layer file."""
-    d = model_dir(wildcards.dataset)
-    if wildcards.method == "shap":
-        return f"{d}/shap.h5"
-    return f"{d}/gradcam/{wildcards.method.removeprefix('gradcam-')}.h5"
 
 
 def get_figure_layer_files(wildcards):

@@ -12,9 +12,7 @@ rule gradcam_layer:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         variant=config["gradcam"]["variant"],
         device=config["compute"]["device"],

@@ -14,9 +14,7 @@ rule train_model:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         model=get_model_params,
         seed=config["seed"],
@@ -42,9 +40,7 @@ rule load_model:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         model=get_model_params,
         seed=config["seed"],

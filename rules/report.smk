@@ -15,9 +15,7 @@ rule build_report:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         title=config["report"]["title"],
         config_json=json.dumps(config, sort_keys=True, default=str),

@@ -12,9 +12,7 @@ rule select_explain_set:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         explain=config["explain"],
     script:
@@ -34,9 +32,7 @@ rule select_background:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     params:
         size=config["shap"]["background_size"],
         chunk_size=config["shap"]["background_chunk_size"],
@@ -60,9 +56,7 @@ rule shap_chunk:
         "../envs/harxai.yaml"
     threads: model_resources("threads")
     resources:
-        mem_mb=model_resources("mem_mb"),
-        runtime=model_resources("runtime"),
-        gpu=model_resources("gpu"),
+        **MODEL_RESOURCES,
     params:
         backend=config["shap"]["backend"],
         batch_size=config["shap"]["batch_size"],
@@ -87,8 +81,6 @@ rule merge_shap:
         "../envs/harxai.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
-        gpu=0,
+        **LIGHT_RESOURCES,
     script:
         "../workflow_scripts/merge_shap.py"

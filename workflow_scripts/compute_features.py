@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.features import compute_feature_file
+from harxai.data.jobs import compute_features
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    compute_feature_file,
+    compute_features,
     input_path=snakemake.input[0],
     output_path=snakemake.output[0],
     params=dict(snakemake.params.features),

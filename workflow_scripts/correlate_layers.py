@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.correlation import run_correlate_layers
+from harxai.evaluate.jobs import correlate_layers
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_correlate_layers,
+    correlate_layers,
     gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
     reference=snakemake.params.reference,
     output_csv=snakemake.output.csv,

@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.overlay import run_draw_skeletons
+from harxai.evaluate.jobs import draw_skeletons
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_draw_skeletons,
+    draw_skeletons,
     windows_path=snakemake.input.windows,
     explain_set_path=snakemake.input.explain_set,
     shap_path=snakemake.input.shap,

@@ -2,8 +2,8 @@
 
 from snakemake.iocontainers import Snakemake
 
+from harxai.data.jobs import generate_synthetic
 from harxai.logs import run_job
-from harxai.synthetic import generate_synthetic
 
 snakemake: Snakemake
 

@@ -3,7 +3,7 @@
 from snakemake.iocontainers import Snakemake
 
 from harxai.devices import select_device
-from harxai.explain.jobs import run_gradcam_layer
+from harxai.explain.jobs import gradcam_layer
 from harxai.logs import configure_job_logging, run_job
 
 snakemake: Snakemake
@@ -11,7 +11,7 @@ snakemake: Snakemake
 configure_job_logging(snakemake.log[0])
 run_job(
     snakemake.log[0],
-    run_gradcam_layer,
+    gradcam_layer,
     model_path=snakemake.input.model,
     explain_set_path=snakemake.input.explain_set,
     output_path=snakemake.output[0],

@@ -2,7 +2,7 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.io.ingest import ingest_dataset
+from harxai.data.jobs import ingest_dataset
 from harxai.logs import run_job
 
 snakemake: Snakemake

@@ -4,14 +4,14 @@ from snakemake.iocontainers import Snakemake
 
 from harxai.devices import select_device
 from harxai.logs import configure_job_logging, run_job
-from harxai.models.training import load_from_checkpoint
+from harxai.models.jobs import load_model
 
 snakemake: Snakemake
 
 configure_job_logging(snakemake.log[0])
 run_job(
     snakemake.log[0],
-    load_from_checkpoint,
+    load_model,
     features_path=snakemake.input.features,
     checkpoint_path=snakemake.input.checkpoint,
     model_path=snakemake.output.model,

@@ -3,7 +3,7 @@
 from snakemake.iocontainers import Snakemake
 
 from harxai.devices import select_device
-from harxai.evaluate.perturbation import run_perturbation
+from harxai.evaluate.jobs import perturb_edges
 from harxai.logs import configure_job_logging, run_job
 
 snakemake: Snakemake
@@ -11,11 +11,10 @@ snakemake: Snakemake
 configure_job_logging(snakemake.log[0])
 run_job(
     snakemake.log[0],
-    run_perturbation,
+    perturb_edges,
     model_path=snakemake.input.model,
-    features_path=snakemake.input.features,
     explain_set_path=snakemake.input.explain_set,
-    importance_path=snakemake.input.importance,
+    scores_path=snakemake.input.scores,
     output_h5=snakemake.output.h5,
     output_csv=snakemake.output.csv,
     method=snakemake.wildcards.method,

@@ -3,7 +3,7 @@
 from snakemake.iocontainers import Snakemake
 
 from harxai.devices import select_device
-from harxai.evaluate.perturbation import run_random_perturbation
+from harxai.evaluate.jobs import perturb_random
 from harxai.logs import configure_job_logging, run_job
 
 snakemake: Snakemake
@@ -11,7 +11,7 @@ snakemake: Snakemake
 configure_job_logging(snakemake.log[0])
 run_job(
     snakemake.log[0],
-    run_random_perturbation,
+    perturb_random,
     model_path=snakemake.input.model,
     features_path=snakemake.input.features,
     explain_set_path=snakemake.input.explain_set,

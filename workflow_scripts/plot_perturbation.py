@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.curves import run_plot_perturbation
+from harxai.evaluate.jobs import plot_perturbation
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_plot_perturbation,
+    plot_perturbation,
     curve_paths=list(snakemake.input.curves),
     random_path=snakemake.input.random,
     output_csv=snakemake.output.csv,

@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
+from harxai.data.jobs import preprocess_sequences
 from harxai.logs import run_job
-from harxai.preprocess import preprocess_file
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    preprocess_file,
+    preprocess_sequences,
     input_path=snakemake.input[0],
     output_path=snakemake.output.windows,
     params=dict(snakemake.params.preprocess),

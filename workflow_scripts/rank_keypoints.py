@@ -2,18 +2,15 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.ranking import run_rank_keypoints
+from harxai.evaluate.jobs import rank_keypoints
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_rank_keypoints,
-    features_path=snakemake.input.features,
-    explain_set_path=snakemake.input.explain_set,
-    shap_path=snakemake.input.shap,
-    gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
+    rank_keypoints,
+    scores_path=snakemake.input[0],
     output_csv=snakemake.output.csv,
     output_png=snakemake.output.png,
     shap_absolute=snakemake.params.shap_absolute,

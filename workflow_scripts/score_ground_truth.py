@@ -2,18 +2,15 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.ground_truth import run_score_ground_truth
+from harxai.evaluate.jobs import score_ground_truth
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_score_ground_truth,
-    features_path=snakemake.input.features,
-    explain_set_path=snakemake.input.explain_set,
-    shap_path=snakemake.input.shap,
-    gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
+    score_ground_truth,
+    scores_path=snakemake.input.scores,
     ground_truth_path=snakemake.input.truth,
     output_csv=snakemake.output.csv,
     output_md=snakemake.output.md,

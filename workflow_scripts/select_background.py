@@ -2,7 +2,7 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.explain.selection import select_background
+from harxai.explain.jobs import select_background
 from harxai.logs import run_job
 
 snakemake: Snakemake

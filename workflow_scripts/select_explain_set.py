@@ -2,7 +2,7 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.explain.selection import select_explain_set
+from harxai.explain.jobs import select_explain_set
 from harxai.logs import run_job
 
 snakemake: Snakemake

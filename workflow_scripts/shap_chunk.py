@@ -3,7 +3,7 @@
 from snakemake.iocontainers import Snakemake
 
 from harxai.devices import select_device
-from harxai.explain.jobs import run_shap_chunk
+from harxai.explain.jobs import shap_chunk
 from harxai.logs import configure_job_logging, run_job
 
 snakemake: Snakemake
@@ -11,7 +11,7 @@ snakemake: Snakemake
 configure_job_logging(snakemake.log[0])
 run_job(
     snakemake.log[0],
-    run_shap_chunk,
+    shap_chunk,
     model_path=snakemake.input.model,
     explain_set_path=snakemake.input.explain_set,
     background_path=snakemake.input.background,

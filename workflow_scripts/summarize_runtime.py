@@ -2,14 +2,14 @@
 
 from snakemake.iocontainers import Snakemake
 
-from harxai.evaluate.runtime import run_summarize_runtime
+from harxai.evaluate.jobs import summarize_runtime
 from harxai.logs import run_job
 
 snakemake: Snakemake
 
 run_job(
     snakemake.log[0],
-    run_summarize_runtime,
+    summarize_runtime,
     plan=dict(snakemake.params.plan),
     output_csv=snakemake.output.csv,
     output_md=snakemake.output.md,

@@ -40,7 +40,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .config import FEATURE_GROUPS
-from .io import Array, read_hdf5, write_hdf5
+from .io.contracts import FEATURE_SET, SAMPLE, WINDOWS
 from .io.hdf5 import provenance_attrs
 from .skeletons import SkeletonLayout
 
@@ -53,8 +53,6 @@ CHUNK_SAMPLES = 128
 PROGRESS_EVERY = 1024
 """Log progress at INFO about every this many samples."""
 AXES = ("x", "y", "z")
-WINDOW_DIMS = ("sample", "channel", "frame", "joint", "person")
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
 
 
 @dataclass(frozen=True)
@@ -383,7 +381,7 @@ def compute_feature_file(
         The ``features`` config block.
     """
     p = FeatureParams.from_dict(params)
-    content = read_hdf5(input_path, expected={"data": WINDOW_DIMS})
+    content = WINDOWS.read(input_path)
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
     data = content["data"]
     confidence = _optional(content, "confidence")
@@ -400,17 +398,14 @@ def compute_feature_file(
         out[start:stop] = compute_features(data[start:stop], layout, p, conf)
         if stop < num_samples and stop // PROGRESS_EVERY > start // PROGRESS_EVERY:
             log.info("features of %d / %d samples", stop, num_samples)
-    arrays: dict[str, Array] = {"features": Array(out, dims=FEATURE_DIMS)}
+    arrays: dict[str, np.ndarray] = {"features": out}
     if confidence is not None:
-        arrays["confidence"] = Array(confidence, dims=("sample", "frame", "joint", "person"))
-    for key, dims in content.dims.items():
-        if dims == ("sample",):
-            units = "s" if key == "window_start" else None
-            arrays[key] = Array(content[key], dims=dims, units=units)
+        arrays["confidence"] = confidence
+    arrays.update({key: content[key] for key in WINDOWS.names(SAMPLE) if key in content})
     provenance = set(provenance_attrs({}, [], None))
     attrs: dict[str, Any] = {k: v for k, v in content.attrs.items() if k not in provenance}
     attrs.update(groups=list(FEATURE_GROUPS), channel_names=names)
-    write_hdf5(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    FEATURE_SET.write(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: features of %d samples, groups %s, %d channels each, %d frames",
         input_path,

@@ -53,8 +53,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .io import Array, HDF5Content, read_hdf5, write_hdf5
+from .io import HDF5Content
 from .io.atomic import write_text_atomic
+from .io.contracts import SAMPLE, SEQUENCES, WINDOWS
 from .skeletons import SkeletonLayout
 
 log = logging.getLogger(__name__)
@@ -65,17 +66,6 @@ CENTRE_ON: dict[str, CentreOn] = {"fixed": "center", "windows": "mid_pelvis"}
 PROGRESS_EVERY = 500
 """Log progress at INFO every this many recordings."""
 
-SEQUENCE_DIMS: dict[str, tuple[str, ...]] = {
-    "coords": ("frame", "channel", "joint", "person"),
-    "timestamps": ("frame",),
-    "offsets": ("sample",),
-    "lengths": ("sample",),
-    "label": ("sample",),
-    "recording_id": ("sample",),
-    "group": ("sample",),
-    "split": ("sample",),
-}
-"""Datasets of ``sequences.h5`` that preprocessing needs, with their dims."""
 
 CARRIED_ATTRS = ("dataset", "kind", "layout", "class_names", "task", "num_channels")
 """Root attributes copied from ``sequences.h5`` to ``windows.h5``."""
@@ -673,7 +663,7 @@ def preprocess_sequences(
     Parameters
     ----------
     content
-        The file read with :data:`SEQUENCE_DIMS` (and ``confidence``, ``source_file`` when present).
+        The file read with :data:`harxai.io.contracts.SEQUENCES` (``confidence`` and ``source_file`` when present).
     layout
         Skeleton layout of the file.
     params
@@ -781,13 +771,13 @@ def write_rejected(path: str | os.PathLike[str], rows: list[dict[str, str]]) -> 
     write_text_atomic(path, buffer.getvalue())
 
 
-def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, Array]:
+def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, np.ndarray]:
     """Per-recording metadata of ``sequences.h5`` repeated for each of its samples."""
-    out: dict[str, Array] = {}
-    for key, dims in content.dims.items():
-        if dims != ("sample",) or key in NOT_CARRIED:
+    out: dict[str, np.ndarray] = {}
+    for key in SEQUENCES.names(SAMPLE):
+        if key in NOT_CARRIED or key not in content:
             continue
-        out[RENAMED.get(key, key)] = Array(content[key][samples.recording_index], dims=("sample",))
+        out[RENAMED.get(key, key)] = content[key][samples.recording_index]
     return out
 
 
@@ -825,7 +815,7 @@ def preprocess_file(
         The dataset's ``on_bad_recording`` (``skip`` or ``error``).
     """
     p = PreprocessParams.from_dict(params, segment)
-    content = read_hdf5(input_path, expected=SEQUENCE_DIMS)
+    content = SEQUENCES.read(input_path)
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
     samples = preprocess_sequences(content, layout, p, on_bad_recording)
     rejected = list(content.json_attr("rejected") if "rejected" in content.attrs else []) + list(
@@ -833,20 +823,20 @@ def preprocess_file(
     )
     if samples.rejected:
         _check_left(content, samples, len(rejected))
-    arrays: dict[str, Array] = {
-        "data": Array(samples.data, dims=("sample", "channel", "frame", "joint", "person")),
-        "confidence": Array(samples.confidence, dims=("sample", "frame", "joint", "person")),
+    arrays: dict[str, np.ndarray] = {
+        "data": samples.data,
+        "confidence": samples.confidence,
         **_per_sample_arrays(content, samples),
-        "window_start": Array(samples.window_start, dims=("sample",), units="s"),
-        "padded": Array(samples.padded, dims=("sample",)),
-        "valid_frames": Array(samples.valid_frames, dims=("sample",)),
-        "recording_index": Array(samples.recording_index, dims=("sample",)),
+        "window_start": samples.window_start,
+        "padded": samples.padded,
+        "valid_frames": samples.valid_frames,
+        "recording_index": samples.recording_index,
     }
     attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
     attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
     if rejected_path is not None:
         write_rejected(rejected_path, rejected)
-    write_hdf5(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    WINDOWS.write(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: %d recordings -> %d samples (%d padded), segment %s, %d frames per sample at %g fps",
         input_path,

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .io import read_hdf5, write_text_atomic
+from .io import write_text_atomic
+from .io.contracts import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def metrics_table(metrics_path: PathLike) -> pd.DataFrame:
     """The ``metrics`` attribute of metrics.h5 as a (metric, value) table."""
-    content = read_hdf5(metrics_path, load=[])
+    content = METRICS.read(metrics_path, load=[])
     flat = flatten(content.json_attr("metrics"))
     return pd.DataFrame({"metric": list(flat), "value": [_format(v) for v in flat.values()]})
 

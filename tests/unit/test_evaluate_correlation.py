@@ -10,12 +10,12 @@ import pytest
 from scipy import stats
 from test_evaluate_fixtures import LAYERS, make_inputs
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.correlation import (
     branch_sums,
     correlate_layers,
     joint_profile,
     normalize_maps,
-    run_correlate_layers,
     spearman_per_sample,
 )
 
@@ -94,7 +94,7 @@ def test_branch_sum_normalises_each_branch_first() -> None:
 def test_job_writes_csv_and_markdown(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     csv, md = tmp_path / "out" / "layer_correlation.csv", tmp_path / "out" / "layer_correlation.md"
-    run_correlate_layers(
+    evaluate_jobs.correlate_layers(
         gradcam_paths=inputs.gradcam, reference="main.1.att", output_csv=csv, output_md=md, title="toy"
     )
     table = pd.read_csv(csv)

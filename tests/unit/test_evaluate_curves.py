@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harxai.evaluate.curves import Curves, curves_table, run_plot_perturbation, summarize_curves
+from harxai.evaluate import jobs as evaluate_jobs
+from harxai.evaluate.curves import Curves, curves_table, summarize_curves
 from harxai.io import Array, write_hdf5
 
 
@@ -74,7 +75,7 @@ def test_plot_job_writes_table_summary_and_figure(tmp_path: Path) -> None:
     ]
     random = _write(tmp_path / "random.h5", "random", "random", rng.random((5, 4, 2)))
     out = tmp_path / "out"
-    summary = run_plot_perturbation(
+    summary = evaluate_jobs.plot_perturbation(
         curve_paths=paths,
         random_path=random,
         output_csv=out / "perturbation.csv",
@@ -90,7 +91,7 @@ def test_plot_job_writes_table_summary_and_figure(tmp_path: Path) -> None:
     assert "GradCAM main.1.att" in (out / "summary.md").read_text()
     assert (out / "perturbation.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="draw axis"):
-        run_plot_perturbation(
+        evaluate_jobs.plot_perturbation(
             curve_paths=paths,
             random_path=paths[0],
             output_csv=out / "x.csv",

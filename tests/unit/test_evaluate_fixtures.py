@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harxai.evaluate.jobs import collect_scores
 from harxai.io import Array, write_hdf5
 from harxai.skeletons import SkeletonLayout
 
@@ -53,6 +54,7 @@ class Inputs:
     truth: Path
     labels: np.ndarray
     planted: dict[int, tuple[int, ...]]
+    scores: Path
 
 
 def _attrs(class_names: list[str], task: str, segment: str) -> dict[str, object]:
@@ -171,7 +173,15 @@ def make_inputs(
         for c, js in planted.items()
     ]
     (truth_dir / "ground_truth.json").write_text(json.dumps({"classes": classes}), encoding="utf-8")
-    return Inputs(root, feats, windows, explain, shap, gradcam, metrics, truth_dir, labels, planted)
+    scores = model_dir / "evaluate" / "scores.h5"
+    collect_scores(
+        explain_set_path=explain,
+        features_path=feats,
+        shap_path=shap,
+        gradcam_paths=gradcam,
+        output_path=scores,
+    )
+    return Inputs(root, feats, windows, explain, shap, gradcam, metrics, truth_dir, labels, planted, scores)
 
 
 def tiny_checkpoint(path: Path, num_classes: int = 3, seed: int = 0) -> Path:

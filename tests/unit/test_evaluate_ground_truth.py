@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from test_evaluate_fixtures import JOINTS, LAYERS, V, make_inputs
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.ground_truth import (
     ClassTruth,
     auprc,
@@ -19,7 +20,6 @@ from harxai.evaluate.ground_truth import (
     ranking_auc,
     read_ground_truth,
     read_ground_truth_classes,
-    run_score_ground_truth,
     score_ground_truth,
     score_temporal,
     to_input_frames,
@@ -81,11 +81,8 @@ def test_read_ground_truth_matches_by_name(tmp_path: Path) -> None:
 def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path, task="binary")
     csv, md = tmp_path / "gt.csv", tmp_path / "gt.md"
-    run_score_ground_truth(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+    evaluate_jobs.score_ground_truth(
+        scores_path=inputs.scores,
         ground_truth_path=inputs.truth,
         output_csv=csv,
         output_md=md,

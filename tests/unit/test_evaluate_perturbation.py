@@ -11,6 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from test_evaluate_fixtures import OneJointModel, V, make_inputs, one_joint_data, tiny_checkpoint
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.curves import read_curves
 from harxai.evaluate.perturbation import (
     ZERO_OUT_VALUE,
@@ -21,8 +22,6 @@ from harxai.evaluate.perturbation import (
     perturbed_probabilities,
     random_curves,
     random_keypoints,
-    run_perturbation,
-    run_random_perturbation,
     selection_curve,
     top_keypoints,
 )
@@ -250,10 +249,10 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "model" / "model.pt")
     digest, mtime = _sha(ckpt), ckpt.stat().st_mtime_ns
     out = tmp_path / "model" / "evaluate" / "perturbation"
-    common = {"model_path": ckpt, "features_path": inputs.features, "explain_set_path": inputs.explain_set}
-    run_perturbation(
+    common = {"model_path": ckpt, "explain_set_path": inputs.explain_set}
+    evaluate_jobs.perturb_edges(
         **common,
-        importance_path=inputs.gradcam["main.1.att"],
+        scores_path=inputs.scores,
         output_h5=out / "gradcam-main.1.att_least.h5",
         output_csv=out / "gradcam-main.1.att_least.csv",
         method="gradcam-main.1.att",
@@ -263,8 +262,9 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
         shap_absolute=False,
         device=CPU,
     )
-    run_random_perturbation(
+    evaluate_jobs.perturb_random(
         **common,
+        features_path=inputs.features,
         output_h5=out / "random.h5",
         output_csv=out / "random.csv",
         spec={"mode": "isolate"},

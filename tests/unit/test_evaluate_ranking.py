@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from test_evaluate_fixtures import JOINTS, LAYERS, V, make_inputs
 
-from harxai.evaluate.ranking import RANKING_COLUMNS, rank_keypoints, run_rank_keypoints
+from harxai.evaluate import jobs as evaluate_jobs
+from harxai.evaluate.ranking import RANKING_COLUMNS, rank_keypoints
 from harxai.evaluate.sources import gradcam_method, method_layer, read_keypoint_scores
 from harxai.io import HDF5ContractError
 
@@ -54,11 +55,8 @@ def test_scores_signed_absolute_and_negated(tmp_path: Path) -> None:
 def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     out = tmp_path / "evaluate"
-    run_rank_keypoints(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+    evaluate_jobs.rank_keypoints(
+        scores_path=inputs.scores,
         output_csv=out / "rankings.csv",
         output_png=out / "rankings.png",
         shap_absolute=False,
@@ -72,11 +70,8 @@ def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
         assert set(top[top["group"] == group]["joint"]) == {c, c + 3}  # the planted joints
     assert (out / "rankings.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="figure_layers"):
-        run_rank_keypoints(
-            features_path=inputs.features,
-            explain_set_path=inputs.explain_set,
-            shap_path=inputs.shap,
-            gradcam_paths=inputs.gradcam,
+        evaluate_jobs.rank_keypoints(
+            scores_path=inputs.scores,
             output_csv=out / "r.csv",
             output_png=out / "r.png",
             shap_absolute=True,

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from test_evaluate_fixtures import LAYERS, make_inputs
 
-from harxai.evaluate.runtime import hardware, read_benchmark, run_summarize_runtime, runtime_overview
+from harxai.evaluate import jobs as evaluate_jobs
+from harxai.evaluate.runtime import hardware, read_benchmark, runtime_overview
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -44,7 +45,7 @@ def test_summary_of_hand_made_files(tmp_path: Path) -> None:
             },
         }
     }
-    table = run_summarize_runtime(
+    table = evaluate_jobs.summarize_runtime(
         plan=plan, output_csv=tmp_path / "runtime.csv", output_md=tmp_path / "runtime.md"
     )
     cam = table[table["stage"] == "gradcam"].set_index("item")

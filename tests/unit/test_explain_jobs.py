@@ -146,7 +146,7 @@ def test_gradcam_layer_file_matches_gradcam(monkeypatch: pytest.MonkeyPatch, fil
     model = FourBranchNet().eval()
     use_model(monkeypatch, model)
     out = files["dir"] / "gradcam" / "mix.h5"
-    jobs.run_gradcam_layer("model.pt", files["explain"], out, "mix", "standard", "cpu", 1, batch_size=2)
+    jobs.gradcam_layer("model.pt", files["explain"], out, "mix", "standard", "cpu", 1, batch_size=2)
     c = read_hdf5(
         out, expected={"cam": ("sample", "frame", "joint"), "cam_negated": ("sample", "frame", "joint")}
     )
@@ -171,7 +171,7 @@ def run_chunks(files: dict[str, Path], parts: int, chunks: int = 2) -> list[Path
     for chunk in range(chunks):
         for part in range(parts):
             path = files["dir"] / "shap" / f"chunk_{chunk}_part_{part}.h5"
-            jobs.run_shap_chunk(
+            jobs.shap_chunk(
                 "model.pt",
                 files["explain"],
                 files["background"],
@@ -191,7 +191,7 @@ def run_chunks(files: dict[str, Path], parts: int, chunks: int = 2) -> list[Path
 def test_shap_chunk_selects_part_and_chunk(monkeypatch: pytest.MonkeyPatch, files: dict[str, Path]) -> None:
     model = LinearNet()
     use_model(monkeypatch, model)
-    monkeypatch.setattr(jobs, "_shap_engine", lambda: exact_linear_shap)
+    monkeypatch.setattr(jobs, "shap_values", exact_linear_shap)
     path = run_chunks(files, parts=2)[3]  # chunk 1, part 1: samples 3, 4 vs background rows 3, 4
     c = read_hdf5(path, expected={"values": FEATURE_DIMS})
     np.testing.assert_array_equal(c["sample_index"], [3, 4])
@@ -212,10 +212,10 @@ def test_merge_equals_whole_background_with_exact_engine(
 ) -> None:
     model = LinearNet()
     use_model(monkeypatch, model)
-    monkeypatch.setattr(jobs, "_shap_engine", lambda: exact_linear_shap)
+    monkeypatch.setattr(jobs, "shap_values", exact_linear_shap)
     out = files["dir"] / "shap.h5"
     chunk_files = run_chunks(files, parts=2)
-    jobs.merge_shap_chunks(files["explain"], chunk_files, out)
+    jobs.merge_shap(files["explain"], chunk_files, out)
     c = read_hdf5(out, expected={"values": FEATURE_DIMS, "keypoint_frame": ("sample", "frame", "joint")})
     per_chunk = {f"{k // 2}_{k % 2}": read_hdf5(f).attrs["elapsed_s"] for k, f in enumerate(chunk_files)}
     assert c.json_attr("chunk_elapsed_s") == pytest.approx(per_chunk)
@@ -245,15 +245,15 @@ def test_merge_rejects_missing_and_repeated_samples(
     monkeypatch: pytest.MonkeyPatch, files: dict[str, Path]
 ) -> None:
     use_model(monkeypatch, LinearNet())
-    monkeypatch.setattr(jobs, "_shap_engine", lambda: exact_linear_shap)
+    monkeypatch.setattr(jobs, "shap_values", exact_linear_shap)
     paths = run_chunks(files, parts=2)
     out = files["dir"] / "shap.h5"
     with pytest.raises(ValueError, match=r"chunk 1 explains samples not exactly once \(missing \[3, 4\]"):
-        jobs.merge_shap_chunks(files["explain"], paths[:3], out)
+        jobs.merge_shap(files["explain"], paths[:3], out)
     with pytest.raises(
         ValueError, match=r"chunk 0 explains samples not exactly once \(missing \[\], repeated \[0"
     ):
-        jobs.merge_shap_chunks(files["explain"], [*paths, paths[0]], out)
+        jobs.merge_shap(files["explain"], [*paths, paths[0]], out)
     assert not out.exists()
 
 
@@ -262,12 +262,12 @@ def test_empty_background_chunk_has_no_weight(
 ) -> None:
     model = LinearNet()
     use_model(monkeypatch, model)
-    monkeypatch.setattr(jobs, "_shap_engine", lambda: exact_linear_shap)
+    monkeypatch.setattr(jobs, "shap_values", exact_linear_shap)
     background = read_hdf5(files["background"])["background"]
     write_background(files["background"], background, np.asarray([0, 0, 0, 0, 0]), num_chunks=2)
     paths = run_chunks(files, parts=1)
     assert read_hdf5(paths[1]).attrs["background_size"] == 0
-    jobs.merge_shap_chunks(files["explain"], paths, files["dir"] / "shap.h5")
+    jobs.merge_shap(files["explain"], paths, files["dir"] / "shap.h5")
     merged = read_hdf5(files["dir"] / "shap.h5")
     np.testing.assert_allclose(merged["values"], read_hdf5(paths[0])["values"], atol=1e-6)
     assert merged.attrs["background_size"] == 5
@@ -282,7 +282,7 @@ def test_merge_of_two_chunks_equals_whole_background_fast_engine(
     model = FourBranchNet().eval()
     use_model(monkeypatch, model)
     out = files["dir"] / "shap.h5"
-    jobs.merge_shap_chunks(files["explain"], run_chunks(files, parts=1), out)
+    jobs.merge_shap(files["explain"], run_chunks(files, parts=1), out)
     merged = read_hdf5(out)
     inputs = read_hdf5(files["explain"])["inputs"]
     background = read_hdf5(files["background"])["background"]
@@ -325,20 +325,18 @@ def test_jobs_on_a_shipped_checkpoint(tmp_path: Path) -> None:
 
     layer = "branches.bone.blocks.1.att"
     out = tmp_path / "gradcam" / f"{layer}.h5"
-    jobs.run_gradcam_layer(
-        tmp_path / "model.pt", tmp_path / "explain_set.h5", out, layer, "shapgcn", "cpu", 1
-    )
+    jobs.gradcam_layer(tmp_path / "model.pt", tmp_path / "explain_set.h5", out, layer, "shapgcn", "cpu", 1)
     cam = read_hdf5(out)
     np.testing.assert_allclose(cam["cam"], gradcam(model, x, layer, [2, 0, 1], variant="shapgcn"), atol=1e-6)
     assert cam.attrs["frames"] == 2  # two temporal strides of 2 in the tiny preset's branches
 
     paths = [tmp_path / f"chunk_{c}_part_0.h5" for c in range(2)]
     for c, path in enumerate(paths):
-        jobs.run_shap_chunk(
+        jobs.shap_chunk(
             tmp_path / "model.pt", tmp_path / "explain_set.h5", tmp_path / "background.h5", path, c, 0, 1, "fast", 8,
             "cpu", 1,
         )  # fmt: skip
-    jobs.merge_shap_chunks(tmp_path / "explain_set.h5", paths, tmp_path / "shap.h5")
+    jobs.merge_shap(tmp_path / "explain_set.h5", paths, tmp_path / "shap.h5")
     merged = read_hdf5(tmp_path / "shap.h5")
     with torch.no_grad():
         logits = model(*x).numpy()

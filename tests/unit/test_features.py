@@ -192,6 +192,8 @@ def write_windows(path: Path, data: np.ndarray) -> Path:
         "window_start": Array(np.arange(n, dtype=np.float32) % 2 * 2.5, sample, units="s"),
         "padded": Array((np.arange(n) % 3 == 0).astype(np.int8), sample),
         "interpolated": Array(np.zeros(n, dtype=np.int64), sample),
+        "valid_frames": Array(np.full(n, data.shape[2], dtype=np.int64), sample),
+        "recording_index": Array(np.arange(n, dtype=np.int64) // 2, sample),
     }
     attrs = {
         "dataset": "toy",
@@ -201,6 +203,8 @@ def write_windows(path: Path, data: np.ndarray) -> Path:
         "num_channels": data.shape[1],
         "fps": 30.0,
         "segment": "windows",
+        "kind": "ntu",
+        "centre_on": "mid_pelvis",
     }
     return write_hdf5(path, arrays, config={"target_fps": 30.0}, attrs=attrs)
 

@@ -9,19 +9,17 @@ import pandas as pd
 import pytest
 from test_evaluate_fixtures import JOINTS, LAYOUT, V, make_inputs
 
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.overlay import (
-    SkeletonBlock,
-    SkeletonPanel,
     choose_units,
     fixed_blocks,
-    run_draw_skeletons,
     span_mean,
     valid_frames,
     window_blocks,
 )
 from harxai.plots import plot_perturbation, plot_rankings, plot_skeletons, save_figure
 from harxai.plots.rankings import scaled_values
-from harxai.plots.skeletons import upright
+from harxai.plots.skeletons import SkeletonBlock, SkeletonPanel, upright
 from harxai.plots.style import new_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -165,7 +163,7 @@ def test_upright_flips_image_coordinates_only() -> None:
 @pytest.mark.parametrize("task", ["multiclass", "binary"])
 def test_draw_skeletons_job(tmp_path: Path, task: str) -> None:
     inputs = make_inputs(tmp_path, task=task)
-    run_draw_skeletons(
+    evaluate_jobs.draw_skeletons(
         windows_path=inputs.windows,
         explain_set_path=inputs.explain_set,
         shap_path=inputs.shap,

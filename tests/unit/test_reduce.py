@@ -46,25 +46,24 @@ def test_group_and_frame_importance(values: np.ndarray) -> None:
 
 def test_completeness_error(values: np.ndarray) -> None:
     # total = -2; output - expected = 1 - 2.5 = -1.5 -> |error| 0.5, relative to 1.5
-    assert completeness_error(values, np.asarray([1.0]), np.asarray([2.5])) == pytest.approx(1 / 3)
+    assert completeness_error([values], np.asarray([1.0]), np.asarray([2.5])) == pytest.approx(1 / 3)
     # two samples: the second (exact: total -2 = 1 - 3) sets the scale 2 of the first's 0.5
     two = np.concatenate([values, values])
-    assert completeness_error(two, np.asarray([1.0, 1.0]), np.asarray([2.5, 3.0])) == pytest.approx(0.25)
-    assert completeness_error(values[:0], np.zeros(0), np.zeros(0)) == 0.0
+    assert completeness_error([two], np.asarray([1.0, 1.0]), np.asarray([2.5, 3.0])) == pytest.approx(0.25)
+    assert completeness_error([values[:0]], np.zeros(0), np.zeros(0)) == 0.0
 
 
 def test_reductions_consistent_on_random_values() -> None:
     v = np.random.default_rng(0).normal(size=(3, 4, 2, 5, 6, 2)).astype(np.float32)
     out = shap_reductions(v)
-    assert out["keypoint_frame"].data.shape == (3, 5, 6)
-    assert out["keypoint_frame"].dims == ("sample", "frame", "joint")
-    assert out["group_importance"].data.shape == (3, 4)
+    assert out["keypoint_frame"].shape == (3, 5, 6)
+    assert out["group_importance"].shape == (3, 4)
     for name in ("keypoint_frame", "group_importance", "frame_importance"):
-        assert out[name].data.dtype == np.float32
+        assert out[name].dtype == np.float32
     total = v.astype(np.float64).sum(axis=(1, 2, 3, 4, 5))
-    np.testing.assert_allclose(out["group_importance"].data.sum(axis=1), total, rtol=1e-5)
-    np.testing.assert_allclose(out["frame_importance"].data.sum(axis=1), total, rtol=1e-5)
-    np.testing.assert_allclose(out["keypoint_importance"].data.sum(axis=1) * 5, total, rtol=1e-5)
+    np.testing.assert_allclose(out["group_importance"].sum(axis=1), total, rtol=1e-5)
+    np.testing.assert_allclose(out["frame_importance"].sum(axis=1), total, rtol=1e-5)
+    np.testing.assert_allclose(out["keypoint_importance"].sum(axis=1) * 5, total, rtol=1e-5)
     assert (out["keypoint_frame_abs"].data >= np.abs(out["keypoint_frame"].data) - 1e-6).all()
     with pytest.raises(ValueError, match="SHAP values must be"):
         keypoint_frame(v[0])

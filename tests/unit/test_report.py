@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 from test_evaluate_fixtures import make_inputs
 
-from harxai.evaluate.correlation import run_correlate_layers
-from harxai.evaluate.ground_truth import run_score_ground_truth
-from harxai.evaluate.ranking import run_rank_keypoints
+from harxai.evaluate import jobs as evaluate_jobs
 from harxai.plots.style import new_figure, save_figure
 from harxai.report import build_report, flatten, image_tag, top_rankings
 
@@ -46,27 +44,21 @@ def test_top_rankings_rows() -> None:
 def _dataset_files(root: Path) -> dict[str, Path]:
     inputs = make_inputs(root)
     ev = root / "evaluate"
-    run_rank_keypoints(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+    evaluate_jobs.rank_keypoints(
+        scores_path=inputs.scores,
         output_csv=ev / "rankings.csv",
         output_png=ev / "rankings.png",
         shap_absolute=False,
         figure_layers=["main.1.att"],
     )
-    run_correlate_layers(
+    evaluate_jobs.correlate_layers(
         gradcam_paths=inputs.gradcam,
         reference="main.1.att",
         output_csv=ev / "corr.csv",
         output_md=ev / "corr.md",
     )
-    run_score_ground_truth(
-        features_path=inputs.features,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths=inputs.gradcam,
+    evaluate_jobs.score_ground_truth(
+        scores_path=inputs.scores,
         ground_truth_path=inputs.truth,
         output_csv=ev / "gt.csv",
         output_md=ev / "gt.md",

@@ -13,6 +13,7 @@ CI log shows them whether or not the test passes) and summarised on stdout.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shlex
@@ -108,13 +109,19 @@ def test_every_rule_declares_resources() -> None:
         for block in blocks:
             name = block.split(":", 1)[0].removeprefix("rule ")
             resources = block.split("resources:", 1)[1] if "resources:" in block else ""
+            shared = re.search(r"^\s+\*\*(LIGHT|MODEL)_RESOURCES,", resources, flags=re.MULTILINE)
             needed = {"threads:": "threads:" in block}
             needed |= {
-                k: re.search(rf"^\s+{k}=", resources, flags=re.MULTILINE) is not None
+                k: shared is not None or re.search(rf"^\s+{k}=", resources, flags=re.MULTILINE) is not None
                 for k in ("mem_mb", "runtime", "gpu")
             }
             missing += [f"{smk.name}:{name}:{k}" for k, ok in needed.items() if not ok]
     assert missing == []
+    common = (REPO / "rules" / "common.smk").read_text()
+    light = re.search(r"^LIGHT_RESOURCES = (\{.*\})$", common, flags=re.MULTILINE)
+    assert light is not None
+    assert set(ast.literal_eval(light.group(1))) == {"mem_mb", "runtime", "gpu"}
+    assert 'for key in ("mem_mb", "runtime", "gpu")' in common
 
 
 @pytest.mark.e2e

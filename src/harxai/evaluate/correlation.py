@@ -25,9 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..io import read_hdf5
-from .sources import PathLike, check_aligned
-from .tables import markdown_table, write_csv, write_markdown
+from .tables import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -178,28 +176,3 @@ def correlation_markdown(table: pd.DataFrame, reference: str, title: str = "") -
         "maps of the four input branches' layers of one kind. Samples with a constant map are left out.\n\n"
     )
     return head + note + markdown_table(shown)
-
-
-def run_correlate_layers(
-    *,
-    gradcam_paths: Mapping[str, PathLike],
-    reference: str,
-    output_csv: PathLike,
-    output_md: PathLike,
-    title: str = "",
-) -> pd.DataFrame:
-    """Job of rule correlate_layers: the layer correlation table as CSV and Markdown."""
-    maps: dict[str, np.ndarray] = {}
-    order: np.ndarray | None = None
-    for layer, path in gradcam_paths.items():
-        expected = {"cam": ("sample", "frame", "joint"), "sample_index": ("sample",)}
-        content = read_hdf5(path, expected, load=list(expected))
-        if order is None:
-            order = content["sample_index"]
-        check_aligned(order, content["sample_index"], "sample_index", path)
-        maps[layer] = content["cam"]
-    table = correlate_layers(maps, reference)
-    log.info("correlated %d layers with %s", len(table), reference)
-    write_csv(table, output_csv)
-    write_markdown(correlation_markdown(table, reference, title), output_md)
-    return table

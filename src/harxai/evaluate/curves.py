@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +9,9 @@ import pandas as pd
 from scipy import stats
 
 from ..io import read_hdf5
-from .sources import PathLike, method_label
-from .tables import markdown_table, write_csv, write_markdown
+from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM
+from .sources import PathLike
+from .tables import write_csv
 
 CURVE_COLUMNS = ("method", "selection", "k", "panel", "metric", "value", "sd", "ci_low", "ci_high", "n_draws")
 RANDOM = "random"
@@ -48,11 +48,10 @@ class Curves:
 
 def read_curves(path: PathLike) -> Curves:
     """Read a perturbation file written by :mod:`harxai.evaluate.perturbation`."""
-    content = read_hdf5(path, {"k": ("step",), "panel": ("item",), "metric_name": ("item",)}, load=["metric"])
+    random = read_hdf5(path, load=()).attrs.get("method") == RANDOM
+    contract = PERTURBATION_RANDOM if random else PERTURBATION
+    content = contract.read(path, load=["k", "panel", "metric_name", "metric"])
     values = content["metric"].astype(np.float64)
-    expected = ("draw", "step", "item") if values.ndim == 3 else ("step", "item")
-    if content.dims["metric"] != expected:
-        raise ValueError(f"{path}: dataset 'metric' has dims {content.dims['metric']}, expected {expected}")
     return Curves(
         method=str(content.attrs["method"]),
         selection=str(content.attrs["selection"]),
@@ -146,31 +145,3 @@ def summarize_curves(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def run_plot_perturbation(
-    *,
-    curve_paths: Sequence[PathLike],
-    random_path: PathLike,
-    output_csv: PathLike,
-    output_summary_csv: PathLike,
-    output_summary_md: PathLike,
-    output_png: PathLike,
-    title: str = "",
-) -> pd.DataFrame:
-    """Job of rule plot_perturbation: all curves of a dataset as one table, a summary and a figure."""
-    from ..plots import plot_perturbation
-
-    all_curves = [read_curves(p) for p in curve_paths]
-    control = read_curves(random_path)
-    if not control.is_random:
-        raise ValueError(f"{random_path}: not a random-control file (no draw axis)")
-    table = pd.concat([curves_table(c) for c in [*all_curves, control]], ignore_index=True)
-    write_csv(table, output_csv)
-    summary = summarize_curves(table)
-    write_csv(summary, output_summary_csv)
-    shown = summary.assign(method=[method_label(m) for m in summary["method"]])
-    header = f"# Perturbation summary{': ' + title if title else ''}\n\n"
-    write_markdown(header + markdown_table(shown), output_summary_md)
-    plot_perturbation(table, output_png, title=title, draws=int(control.values.shape[0]))
-    return summary

@@ -46,18 +46,12 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score
 
-from ..explain.jobs import read_explain_set
 from .sources import (
-    METHOD_SHAP,
-    METHOD_SHAP_ABS,
     PathLike,
-    gradcam_method,
     method_label,
     method_layer,
-    read_all_scores,
-    read_dataset_info,
 )
-from .tables import markdown_table, write_csv, write_markdown
+from .tables import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -442,33 +436,3 @@ def ground_truth_markdown(table: pd.DataFrame, title: str = "") -> str:
         f"against the planted joints ({planted}).\n\n"
     )
     return head + note + markdown_table(pivot)
-
-
-def run_score_ground_truth(
-    *,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    shap_path: PathLike,
-    gradcam_paths: Mapping[str, PathLike],
-    ground_truth_path: PathLike,
-    output_csv: PathLike,
-    output_md: PathLike,
-    title: str = "",
-) -> pd.DataFrame:
-    """Job of rule score_ground_truth: the ground-truth table of SHAP (signed and absolute) and every layer."""
-    info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
-    truth = read_ground_truth(ground_truth_path, info.class_names, info.layout.num_joints)
-    signed = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=False)
-    absolute = read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index, shap_absolute=True)
-    cams = read_all_scores({gradcam_method(x): p for x, p in gradcam_paths.items()}, explain.sample_index)
-    importance = {
-        METHOD_SHAP: signed[METHOD_SHAP].importance,
-        METHOD_SHAP_ABS: absolute[METHOD_SHAP].importance,
-    }
-    importance.update({m: s.importance for m, s in cams.items()})
-    table = score_ground_truth(importance, explain.label, truth, info.class_names, info.layout.joints)
-    log.info("ground truth: %d rows for %d methods", len(table), len(importance))
-    write_csv(table, output_csv)
-    write_markdown(ground_truth_markdown(table, title), output_md)
-    return table

@@ -15,50 +15,17 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
-from ..explain.jobs import read_explain_set
-from ..io import HDF5ContractError
+from ..io.contracts import WINDOWS
+from ..plots.skeletons import SkeletonBlock, SkeletonPanel
 from .sources import (
-    METHOD_SHAP,
     PathLike,
-    gradcam_method,
-    method_label,
-    read_all_scores,
-    read_dataset_info,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SkeletonPanel:
-    """One skeleton drawing.
-
-    Attributes
-    ----------
-    title
-        Panel title (frames or window start).
-    pose
-        Key-point positions (x, y), shape (joint, 2).
-    values
-        Method label -> importance per key point, shape (joint,).
-    """
-
-    title: str
-    pose: np.ndarray
-    values: Mapping[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class SkeletonBlock:
-    """The panels of one sample or recording (one row per method, one column per panel)."""
-
-    title: str
-    panels: tuple[SkeletonPanel, ...]
 
 
 def span_mean(frame_map: np.ndarray, start: int, stop: int, frames: int) -> np.ndarray:
@@ -119,16 +86,9 @@ def read_window_rows(path: PathLike, rows: np.ndarray) -> tuple[np.ndarray, np.n
         the order of ``rows`` (zeros when the file has no window starts).
     """
     unique, inverse = np.unique(rows, return_inverse=True)
+    WINDOWS.read(path, load=())
     with h5py.File(path, "r") as fh:
-        if "data" not in fh:
-            raise HDF5ContractError(f"{path}: missing dataset 'data'")
-        dims = fh["data"].attrs.get("dims", "")
-        dims = dims.decode() if isinstance(dims, bytes) else str(dims)
-        if dims != "sample,channel,frame,joint,person":
-            raise HDF5ContractError(
-                f"{path}: dataset 'data' has dims '{dims}', expected 'sample,channel,frame,joint,person'"
-            )
-        data = np.asarray(fh["data"][unique])[inverse]
+        data = WINDOWS.check_rows(path, "data", np.asarray(fh["data"][unique])[inverse])
         starts = (
             np.asarray(fh["window_start"][unique])[inverse] if "window_start" in fh else np.zeros(len(rows))
         )
@@ -197,47 +157,3 @@ def window_blocks(
             )
         blocks.append(SkeletonBlock(f"{class_names[labels[picks[0]]]}: recording {rec}", tuple(panels)))
     return blocks
-
-
-def run_draw_skeletons(
-    *,
-    windows_path: PathLike,
-    explain_set_path: PathLike,
-    shap_path: PathLike,
-    gradcam_paths: Mapping[str, PathLike],
-    output_png: PathLike,
-    samples: int,
-    columns: int,
-    shap_absolute: bool,
-) -> None:
-    """Job of rule draw_skeletons: SHAP and GradCAM layers on the skeleton of chosen samples.
-
-    Parameters
-    ----------
-    windows_path
-        windows.h5 (normalised coordinates; rows indexed by explain_set's ``sample_index``).
-    gradcam_paths
-        The GradCAM layers to draw (evaluate.figure_layers) -> file.
-    samples
-        Samples (fixed) or recordings (windows) to draw.
-    columns
-        Spans (fixed) or windows per sample or recording.
-    """
-    from ..plots import plot_skeletons
-
-    info = read_dataset_info(windows_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
-    data, starts = read_window_rows(windows_path, explain.sample_index)
-    sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
-    sources.update({gradcam_method(x): p for x, p in gradcam_paths.items()})
-    scores = read_all_scores(sources, explain.sample_index, shap_absolute)
-    maps = {method_label(m): s.frame_map for m, s in scores.items()}
-    if info.segment == "windows":
-        blocks = window_blocks(
-            data, maps, explain.label, explain.recording_id, starts, info.class_names, samples, columns
-        )
-    else:
-        blocks = fixed_blocks(data, maps, explain.label, info.class_names, samples, columns)
-    log.info("drawing %d blocks of %d methods", len(blocks), len(maps))
-    signed = {method_label(METHOD_SHAP): not shap_absolute}
-    plot_skeletons(blocks, info.layout, output_png, signed=signed)

@@ -32,25 +32,23 @@ the samples of each distinct set (forward hooks) inside one network pass per bat
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..explain.jobs import ExplainSet, load_job_model, read_explain_set
-from ..io import Array, write_hdf5
+from ..explain.jobs import load_job_model
+from ..io.contracts import PERTURBATION, PERTURBATION_RANDOM, ExplainSet
+from ..models import edge_importance_parameters
+from .curves import Curves
 from .scoring import Panel, score_panels, scoring_panels
 from .sources import (
-    SELECTIONS,
+    DatasetInfo,
     PathLike,
-    check_aligned,
-    read_dataset_info,
-    read_keypoint_scores,
 )
 
 log = logging.getLogger(__name__)
@@ -403,14 +401,12 @@ def random_curves(
 
 def load_checkpoint(path: PathLike, device: torch.device) -> tuple[nn.Module, dict[str, nn.Parameter]]:
     """Load a model.pt (eval mode) on ``device`` and its edge-importance parameters."""
-    from ..models import edge_importance_parameters
-
     model = load_job_model(path, device)
     return model, edge_importance_parameters(model)
 
 
-def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationSet:
-    info = read_dataset_info(features_path)
+def evaluation_set(info: DatasetInfo, explain: ExplainSet) -> EvaluationSet:
+    """The explain set's inputs and labels with the scoring panels of the dataset."""
     if explain.inputs is None:
         raise ValueError("the evaluation set needs the explain set's inputs")
     return EvaluationSet(
@@ -422,122 +418,41 @@ def _evaluation_set(features_path: PathLike, explain: ExplainSet) -> EvaluationS
     )
 
 
-def _write_curves(
+def write_curves(
     output_h5: PathLike,
     curves: CurveData,
     data: EvaluationSet,
-    prefix: tuple[str, ...],
+    random: bool,
     config: Mapping[str, object],
     inputs: Sequence[PathLike],
     attrs: Mapping[str, object],
     seed: int | None = None,
-) -> None:
-    steps = curves.metric.shape[len(prefix)]
-    write_hdf5(
+) -> Curves:
+    """Write a perturbation file and return its curves as stored (metric rounded to float32)."""
+    steps = curves.metric.shape[1 if random else 0]
+    contract = PERTURBATION_RANDOM if random else PERTURBATION
+    contract.write(
         output_h5,
         {
-            "k": Array(np.arange(steps, dtype=np.int64), ("step",)),
-            "metric": Array(curves.metric, (*prefix, "step", "item")),
-            "panel": Array(np.array([p.name for p in data.panels]), ("item",)),
-            "metric_name": Array(np.array([p.metric for p in data.panels]), ("item",)),
-            "probability": Array(curves.probability, (*prefix, "step", "sample", "class")),
-            "perturbed": Array(curves.perturbed, (*prefix, "step", "sample", "joint")),
-            "label": Array(data.label, ("sample",)),
-            "recording_id": Array(data.recording_id, ("sample",)),
+            "k": np.arange(steps, dtype=np.int64),
+            "metric": curves.metric,
+            "panel": np.array([p.name for p in data.panels]),
+            "metric_name": np.array([p.metric for p in data.panels]),
+            "probability": curves.probability,
+            "perturbed": curves.perturbed,
+            "label": data.label,
+            "recording_id": data.recording_id,
         },
         config=config,
         inputs=inputs,
         seed=seed,
         attrs={**attrs, "forward_groups": curves.forward_groups},
     )
-
-
-def run_perturbation(
-    *,
-    model_path: PathLike,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    importance_path: PathLike,
-    output_h5: PathLike,
-    output_csv: PathLike,
-    method: str,
-    selection: str,
-    spec: Mapping[str, Any],
-    max_keypoints: int,
-    shap_absolute: bool,
-    device: torch.device,
-    threads: int = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> None:
-    """Job of rule perturb_edges: the curve of one method's most or least important key points.
-
-    ``spec`` holds the :class:`PerturbationSpec` fields (``mode`` and, for ``self_loop``,
-    ``thresh`` and ``zero_out``).
-
-    ``selection`` ``most`` perturbs the highest importance first; ``least`` the most negative
-    SHAP values (smallest magnitudes with ``shap_absolute``) or the highest values of the
-    negated GradCAM map (the counterfactual explanation).
-    """
-    from .curves import read_curves, write_curves_csv
-
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
-    torch.set_num_threads(threads)
-    perturbation = PerturbationSpec(**spec)
-    explain = read_explain_set(explain_set_path)
-    data = _evaluation_set(features_path, explain)
-    scores = read_keypoint_scores(importance_path, method, shap_absolute)
-    check_aligned(explain.sample_index, scores.sample_index, "sample_index", importance_path)
-    model, params = load_checkpoint(model_path, device)
-    log.info(
-        "perturbing %d E matrices (%s) for %s / %s on %d samples",
-        len(params),
-        spec,
-        method,
-        selection,
-        len(data.label),
+    return Curves(
+        method=str(attrs["method"]),
+        selection=str(attrs["selection"]),
+        k=np.arange(steps, dtype=np.int64),
+        panels=tuple(p.name for p in data.panels),
+        metrics=tuple(p.metric for p in data.panels),
+        values=np.asarray(curves.metric, dtype=np.float32).astype(np.float64),
     )
-    start = time.perf_counter()
-    chosen = scores.importance if selection == "most" else scores.counter
-    curves = selection_curve(model, params, data, chosen, max_keypoints, perturbation, device, batch_size)
-    config = {**asdict(perturbation), "max_keypoints": max_keypoints, "shap_absolute": shap_absolute}
-    attrs = {"method": method, "selection": selection, "elapsed_s": time.perf_counter() - start}
-    _write_curves(output_h5, curves, data, (), config, [model_path, explain_set_path, importance_path], attrs)
-    write_curves_csv(read_curves(output_h5), output_csv)
-
-
-def run_random_perturbation(
-    *,
-    model_path: PathLike,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    output_h5: PathLike,
-    output_csv: PathLike,
-    spec: Mapping[str, Any],
-    max_keypoints: int,
-    draws: int,
-    seed: int,
-    device: torch.device,
-    threads: int = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> None:
-    """Job of rule perturb_random: the random-key-point control curve (mean over seeded draws)."""
-    from .curves import read_curves, write_curves_csv
-
-    torch.set_num_threads(threads)
-    perturbation = PerturbationSpec(**spec)
-    data = _evaluation_set(features_path, read_explain_set(explain_set_path))
-    model, params = load_checkpoint(model_path, device)
-    log.info(
-        "random perturbation: %d draws, %d E matrices (%s), %d samples",
-        draws,
-        len(params),
-        spec,
-        len(data.label),
-    )
-    start = time.perf_counter()
-    curves = random_curves(model, params, data, max_keypoints, draws, seed, perturbation, device, batch_size)
-    config = {**asdict(perturbation), "max_keypoints": max_keypoints, "draws": draws}
-    attrs = {"method": "random", "selection": "random", "elapsed_s": time.perf_counter() - start}
-    _write_curves(output_h5, curves, data, ("draw",), config, [model_path, explain_set_path], attrs, seed)
-    write_curves_csv(read_curves(output_h5), output_csv)

@@ -17,17 +17,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..explain.jobs import read_explain_set
 from .sources import (
-    METHOD_SHAP,
-    PathLike,
-    gradcam_method,
     method_layer,
-    methods_of,
-    read_all_scores,
-    read_dataset_info,
 )
-from .tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -97,66 +89,3 @@ def rank_keypoints(
                     }
                 )
     return pd.DataFrame(rows, columns=list(RANKING_COLUMNS))
-
-
-def run_rank_keypoints(
-    *,
-    features_path: PathLike,
-    explain_set_path: PathLike,
-    shap_path: PathLike,
-    gradcam_paths: Mapping[str, PathLike],
-    output_csv: PathLike,
-    output_png: PathLike,
-    shap_absolute: bool,
-    figure_layers: Sequence[str],
-) -> pd.DataFrame:
-    """Job of rule rank_keypoints: rankings of SHAP and every GradCAM layer, CSV and boxplots.
-
-    Parameters
-    ----------
-    features_path
-        features.h5 (its attributes give the layout and class names).
-    explain_set_path
-        explain_set.h5 (true labels and sample order).
-    shap_path
-        shap.h5.
-    gradcam_paths
-        GradCAM layer -> gradcam/<layer>.h5; every layer is ranked in the CSV.
-    output_csv, output_png
-        The ranking table and the boxplot figure.
-    shap_absolute
-        Rank SHAP by absolute instead of signed sums.
-    figure_layers
-        GradCAM layers drawn next to SHAP in the figure.
-    """
-    from ..plots import plot_rankings
-
-    info = read_dataset_info(features_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
-    sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
-    sources.update({gradcam_method(layer): path for layer, path in gradcam_paths.items()})
-    scores = read_all_scores(sources, explain.sample_index, shap_absolute)
-    importance = {m: s.importance for m, s in scores.items()}
-    table = rank_keypoints(importance, explain.label, info.class_names, info.layout.joints)
-    write_csv(table, output_csv)
-    log.info(
-        "ranked %d key points for %d methods on %d samples",
-        info.layout.num_joints,
-        len(scores),
-        len(explain.label),
-    )
-    missing = [layer for layer in figure_layers if gradcam_method(layer) not in importance]
-    if missing:
-        raise ValueError(
-            f"evaluate.figure_layers: {missing} are not among the GradCAM layers {list(gradcam_paths)}"
-        )
-    shown = {m: importance[m] for m in methods_of(figure_layers)}
-    plot_rankings(
-        shown,
-        explain.label,
-        info.class_names,
-        info.layout.joints,
-        output_png,
-        shap_absolute=shap_absolute,
-    )
-    return table

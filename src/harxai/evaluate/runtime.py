@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..io import read_hdf5
 from .sources import PathLike
-from .tables import markdown_table, write_csv, write_markdown
+from .tables import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,6 @@ def hardware() -> dict[str, str]:
             if line.lower().startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    import torch
-
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return {"cpu": cpu, "cores": str(os.cpu_count() or 0), "gpu": gpu}
 
@@ -200,17 +199,3 @@ def runtime_markdown(table: pd.DataFrame, machine: Mapping[str, str]) -> str:
         + "\n## Detail\n\n"
         + markdown_table(table, digits=2)
     )
-
-
-def run_summarize_runtime(
-    *, plan: Mapping[str, Mapping[str, Any]], output_csv: PathLike, output_md: PathLike
-) -> pd.DataFrame:
-    """Job of rule summarize_runtime: results/runtime.csv and runtime.md."""
-    table = summarize_runtime(plan)
-    machine = hardware()
-    for key, value in machine.items():
-        table[key] = value
-    log.info("runtime of %d items on %s", len(table), machine)
-    write_csv(table, output_csv)
-    write_markdown(runtime_markdown(table.drop(columns=list(machine)), machine), output_md)
-    return table

@@ -1,7 +1,6 @@
 """Reading the explanation files the evaluation stage compares.
 
-Every evaluation compares *methods*: ``shap`` and one ``gradcam-<layer>`` per GradCAM layer
-(the layer is its ``named_modules()`` path, e.g. ``gradcam-main.1.att``). This module turns
+Every evaluation compares *methods* (:mod:`harxai.methods`). This module turns
 ``shap.h5`` and ``gradcam/<layer>.h5`` into per-sample key-point scores and reads the dataset
 facts (layout, class names, task) from the attributes of ``features.h5`` / ``windows.h5``.
 """
@@ -9,42 +8,27 @@ facts (layout, class names, task) from the attributes of ``features.h5`` / ``win
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
+from ..io.contracts import GRADCAM, SCORES, SHAP, read_explain_set
+from ..methods import (
+    GRADCAM_PREFIX,
+    METHOD_SHAP,
+    METHOD_SHAP_ABS,
+    gradcam_method,
+    method_label,
+    method_layer,
+    methods_of,
+)
 from ..skeletons import SkeletonLayout
 
-METHOD_SHAP = "shap"
-METHOD_SHAP_ABS = "shap_abs"  # SHAP ranked by absolute values (ground-truth table)
-GRADCAM_PREFIX = "gradcam-"
 SELECTIONS = ("most", "least")
 
 PathLike = str | os.PathLike[str]
-
-
-def gradcam_method(layer: str) -> str:
-    """Method name of a GradCAM layer (``gradcam-<layer>``)."""
-    return f"{GRADCAM_PREFIX}{layer}"
-
-
-def method_layer(method: str) -> str | None:
-    """GradCAM layer of a method name, or None for SHAP (signed or absolute)."""
-    if method in (METHOD_SHAP, METHOD_SHAP_ABS):
-        return None
-    if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
-        return method[len(GRADCAM_PREFIX) :]
-    raise ValueError(f"unknown method {method!r}: expected 'shap' or 'gradcam-<layer>'")
-
-
-def method_label(method: str) -> str:
-    """Short human-readable label of a method for figures and tables."""
-    if method == METHOD_SHAP_ABS:
-        return "SHAP (absolute)"
-    layer = method_layer(method)
-    return "SHAP" if layer is None else f"GradCAM {layer}"
 
 
 @dataclass(frozen=True)
@@ -127,12 +111,8 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
     """
     if method_layer(method) is None:
         suffix = "_abs" if shap_absolute else ""
-        names = {
-            f"keypoint_importance{suffix}": ("sample", "joint"),
-            f"keypoint_frame{suffix}": ("sample", "frame", "joint"),
-            "sample_index": ("sample",),
-        }
-        content = read_hdf5(path, names, load=list(names))
+        names = [f"keypoint_importance{suffix}", f"keypoint_frame{suffix}", "sample_index"]
+        content = SHAP.read(path, load=names)
         importance = content[f"keypoint_importance{suffix}"].astype(np.float64)
         return KeypointScores(
             method,
@@ -141,12 +121,7 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
             content[f"keypoint_frame{suffix}"].astype(np.float64),
             content["sample_index"].astype(np.int64),
         )
-    names = {
-        "cam": ("sample", "frame", "joint"),
-        "cam_negated": ("sample", "frame", "joint"),
-        "sample_index": ("sample",),
-    }
-    content = read_hdf5(path, names, load=list(names))
+    content = GRADCAM.read(path, load=["cam", "cam_negated", "sample_index"])
     cam = content["cam"].astype(np.float64)
     return KeypointScores(
         method,
@@ -157,9 +132,9 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
     )
 
 
-def check_aligned(reference: np.ndarray, other: np.ndarray, what: str, path: PathLike) -> None:
-    """Raise when ``other`` (sample indices of ``path``) differs from the reference order."""
-    if reference.shape != other.shape or not np.array_equal(reference, other):
+def check_aligned(expected: np.ndarray, other: np.ndarray, what: str, path: PathLike) -> None:
+    """Raise when ``other`` (sample indices of ``path``) differs from the ``expected`` order."""
+    if expected.shape != other.shape or not np.array_equal(expected, other):
         raise HDF5ContractError(
             f"{path}: its samples ({what}) are not the explained samples of explain_set.h5 in the same order"
         )
@@ -189,6 +164,124 @@ def read_all_scores(
     return out
 
 
-def methods_of(layers: Sequence[str]) -> list[str]:
-    """``shap`` followed by the GradCAM methods of ``layers``."""
-    return [METHOD_SHAP, *(gradcam_method(layer) for layer in layers)]
+__all__ = [
+    "GRADCAM_PREFIX",
+    "METHOD_SHAP",
+    "METHOD_SHAP_ABS",
+    "SELECTIONS",
+    "DatasetInfo",
+    "KeypointScores",
+    "Scores",
+    "check_aligned",
+    "collect_scores",
+    "gradcam_method",
+    "method_label",
+    "method_layer",
+    "methods_of",
+    "read_all_scores",
+    "read_dataset_info",
+    "read_keypoint_scores",
+    "read_scores",
+    "resample_frames",
+]
+
+
+def resample_frames(frame_map: np.ndarray, frames: int) -> np.ndarray:
+    """Map (sample, frame', joint) onto ``frames`` input frames: input frame t takes coarse
+    frame ``floor(t * frame' / frames)`` (each coarse frame covers its share of the input)."""
+    coarse = frame_map.shape[1]
+    if coarse == frames:
+        return frame_map
+    index = np.minimum((np.arange(frames) * coarse) // frames, coarse - 1)
+    return frame_map[:, index]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Typed content of ``evaluate/scores.h5`` (:data:`harxai.io.contracts.SCORES`)."""
+
+    methods: tuple[str, ...]
+    importance: np.ndarray  # (method, sample, joint)
+    counter: np.ndarray  # (method, sample, joint)
+    frame_map: np.ndarray  # (method, sample, frame, joint)
+    sample_index: np.ndarray
+    target: np.ndarray
+    label: np.ndarray
+    recording_id: np.ndarray
+    info: DatasetInfo
+
+    def of(self, method: str) -> KeypointScores:
+        """The scores of one method."""
+        if method not in self.methods:
+            raise ValueError(f"scores.h5 holds no method {method!r} (has {list(self.methods)})")
+        i = self.methods.index(method)
+        return KeypointScores(
+            method, self.importance[i], self.counter[i], self.frame_map[i], self.sample_index
+        )
+
+
+def collect_scores(
+    explain_set_path: PathLike,
+    features_path: PathLike,
+    shap_path: PathLike,
+    gradcam_paths: Mapping[str, PathLike],
+) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Every method's aligned scores (the arrays and attributes of ``scores.h5``).
+
+    Methods in order: ``shap``, ``shap_abs``, then ``gradcam-<layer>`` in the order of
+    ``gradcam_paths``. Every file must cover the explain set's samples in its order.
+    """
+    explain = read_explain_set(explain_set_path, with_inputs=False)
+    info = read_dataset_info(features_path)
+    sources: dict[str, PathLike] = {gradcam_method(layer): path for layer, path in gradcam_paths.items()}
+    scores = [
+        *read_all_scores({METHOD_SHAP: shap_path}, explain.sample_index).values(),
+        KeypointScores(METHOD_SHAP_ABS, *_fields(read_keypoint_scores(shap_path, METHOD_SHAP, True))),
+        *read_all_scores(sources, explain.sample_index).values(),
+    ]
+    check_aligned(explain.sample_index, scores[1].sample_index, "sample_index", shap_path)
+    frames = scores[0].frame_map.shape[1]
+    arrays: dict[str, np.ndarray] = {
+        "method": np.array([s.method for s in scores]),
+        "importance": np.stack([s.importance for s in scores]),
+        "counter": np.stack([s.counter for s in scores]),
+        "frame_map": np.stack([resample_frames(s.frame_map, frames) for s in scores]),
+        "sample_index": explain.sample_index,
+        "target": explain.target,
+        "label": explain.label,
+        "recording_id": explain.recording_id,
+    }
+    attrs: dict[str, object] = {
+        "layout": info.layout.to_dict(),
+        "class_names": list(info.class_names),
+        "task": info.task,
+        "segment": info.segment or "",
+    }
+    return arrays, attrs
+
+
+def _fields(s: KeypointScores) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return s.importance, s.counter, s.frame_map, s.sample_index
+
+
+def read_scores(path: PathLike) -> Scores:
+    """Typed read of ``scores.h5``."""
+    c = SCORES.read(path)
+    segment = str(c.attrs.get("segment", ""))
+    info = DatasetInfo(
+        SkeletonLayout.from_dict(c.json_attr("layout")),
+        tuple(str(n) for n in c.json_attr("class_names")),
+        str(c.attrs["task"]),
+        segment or None,
+    )
+    return Scores(
+        methods=tuple(str(m) for m in c["method"]),
+        importance=c["importance"].astype(np.float64),
+        counter=c["counter"].astype(np.float64),
+        frame_map=c["frame_map"].astype(np.float64),
+        sample_index=c["sample_index"].astype(np.int64),
+        target=c["target"].astype(np.int64),
+        label=c["label"].astype(np.int64),
+        recording_id=c["recording_id"],
+        info=info,
+    )

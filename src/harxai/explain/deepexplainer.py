@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .deeplift import frozen_eval
+
 log = logging.getLogger(__name__)
 
 NONLINEAR_MODULES = frozenset(
@@ -81,7 +83,7 @@ def registered_handlers(model: nn.Module) -> Iterator[dict[str, Callable[..., An
 
     Import shap inside :func:`relogged_warnings` (its import warns).
     """
-    from shap.explainers._deep import deep_pytorch as dp
+    from shap.explainers._deep import deep_pytorch as dp  # late: shap is heavy, only this backend needs it
 
     saved = dict(dp.op_handler)
     params_before = {id(m): set(m._parameters) for m in model.modules()}
@@ -151,11 +153,9 @@ def deepexplainer_values(
     list of numpy.ndarray
         float32, shaped like ``inputs``.
     """
-    from .deeplift import frozen_eval
-
     values = [np.zeros(tuple(x.shape), dtype=np.float32) for x in inputs]
     with relogged_warnings(), frozen_eval(model), registered_handlers(model):
-        import shap
+        import shap  # late: shap is heavy, only this backend needs it
 
         for t in np.unique(target):
             rows = np.flatnonzero(target == t)
@@ -175,10 +175,8 @@ def deepexplainer_all_outputs(
 
     The seed code's setting (seed study 2(c)); returns float32 arrays (sample, ..., class).
     """
-    from .deeplift import frozen_eval
-
     with relogged_warnings(), frozen_eval(model), registered_handlers(model):
-        import shap
+        import shap  # late: shap is heavy, only this backend needs it
 
         explainer = shap.DeepExplainer(model, list(background))
         phis = explainer.shap_values(list(inputs), check_additivity=False)

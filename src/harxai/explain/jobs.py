@@ -1,8 +1,9 @@
-"""Job-level glue of the explanation rules: gradcam_layer, shap_chunk and merge_shap.
+"""Job entry points of the explanation rules, one per rule and named after it: select_explain_set,
+select_background, shap_chunk, merge_shap and gradcam_layer.
 
 Each function reads its HDF5 inputs, moves the model and tensors to the requested device, times
 its core computation in-process (``elapsed_s``; job wall time in the benchmark TSVs includes
-imports) and writes one HDF5 file through :func:`harxai.io.write_hdf5`.
+imports) and writes one HDF5 file through its contract in :mod:`harxai.io.contracts`.
 
 Model inputs are the feature groups of ``features`` (sample, group, channel, frame, joint,
 person) split along ``group``: ``model(joint, velocity, bone, acceleration)``.
@@ -11,10 +12,11 @@ person) split along ``group``: ``model(joint, velocity, bone, acceleration)``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -22,23 +24,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
+from ..io import HDF5Content, HDF5ContractError
+from ..io.contracts import BACKGROUND, EXPLAIN_SET, GRADCAM, SHAP, SHAP_CHUNK, ExplainSet, read_explain_set
+from ..models import load_model
+from . import shap_values
 from .cam import GradCam
 from .reduce import shap_reductions
+from .sampling import (
+    ExplainParams,
+    choose_explain_rows,
+    dataset_attrs,
+    draw_background,
+    read_feature_rows,
+    read_sample_table,
+    validation_predictions,
+)
 from .shap_api import completeness_error
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
-BACKGROUND_DIMS = ("background", "group", "channel", "frame", "joint", "person")
 GRADCAM_BATCH = 64  # samples per GradCAM forward/backward pass
 PathLike = str | os.PathLike[str]
 
 
 def load_job_model(model_path: PathLike, device: torch.device | str) -> nn.Module:
     """Load ``model.pt`` (``harxai.models.load_model``) in eval mode on ``device``."""
-    from ..models import load_model
-
     return load_model(model_path, torch.device(device)).eval()
 
 
@@ -68,35 +78,6 @@ def _timed(device: torch.device, func: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
-@dataclass(frozen=True)
-class ExplainSet:
-    """Datasets of ``explain_set.h5`` the jobs need (``inputs`` only when loaded)."""
-
-    inputs: np.ndarray | None
-    target: np.ndarray
-    label: np.ndarray
-    sample_index: np.ndarray
-    recording_id: np.ndarray
-    attrs: dict[str, Any]
-
-
-def read_explain_set(path: PathLike, with_inputs: bool = True) -> ExplainSet:
-    """Read ``explain_set.h5`` (rule select_explain_set), checking its contract."""
-    s = ("sample",)
-    expected: dict[str, Sequence[str]] = {"target": s, "label": s, "sample_index": s, "recording_id": s}
-    if with_inputs:
-        expected["inputs"] = FEATURE_DIMS
-    c = read_hdf5(path, expected=expected, load=list(expected))
-    return ExplainSet(
-        inputs=c["inputs"].astype(np.float32) if with_inputs else None,
-        target=c["target"].astype(np.int64),
-        label=c["label"].astype(np.int64),
-        sample_index=c["sample_index"].astype(np.int64),
-        recording_id=c["recording_id"],
-        attrs=c.attrs,
-    )
-
-
 def _gradcam_batches(
     explainer: GradCam, inputs: np.ndarray, target: np.ndarray, device: torch.device, batch_size: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -124,7 +105,7 @@ def _forward_seconds(model: nn.Module, inputs: np.ndarray, device: torch.device,
     return total
 
 
-def run_gradcam_layer(
+def gradcam_layer(
     model_path: PathLike,
     explain_set_path: PathLike,
     output_path: PathLike,
@@ -173,14 +154,13 @@ def run_gradcam_layer(
     explainer.explain(group_tensors(inputs[warm], dev), es.target[warm])
     forward_s = _forward_seconds(model, inputs, dev, batch_size)
     cam, cam_negated, elapsed = _gradcam_batches(explainer, inputs, es.target, dev, batch_size)
-    kf, s = ("sample", "frame", "joint"), ("sample",)
     arrays = {
-        "cam": Array(cam, dims=kf),
-        "cam_negated": Array(cam_negated, dims=kf),
-        "target": Array(es.target, dims=s),
-        "label": Array(es.label, dims=s),
-        "sample_index": Array(es.sample_index, dims=s),
-        "recording_id": Array(es.recording_id, dims=s),
+        "cam": cam,
+        "cam_negated": cam_negated,
+        "target": es.target,
+        "label": es.label,
+        "sample_index": es.sample_index,
+        "recording_id": es.recording_id,
     }
     attrs = {
         "layer": layer,
@@ -193,7 +173,7 @@ def run_gradcam_layer(
         "batch_size": int(batch_size),
     }
     config = {"layer": layer, "variant": variant}
-    write_hdf5(
+    GRADCAM.write(
         output_path, arrays, config=config, inputs=[str(model_path), str(explain_set_path)], attrs=attrs
     )
     log.info(
@@ -207,13 +187,6 @@ def run_gradcam_layer(
     )
 
 
-def _shap_engine() -> Callable[..., Any]:
-    """``harxai.explain.shap_values`` (imported late: the engine imports shap)."""
-    from . import shap_values
-
-    return shap_values
-
-
 def _part_positions(samples: int, part: int, parts: int) -> np.ndarray:
     if parts < 1 or not 0 <= part < parts:
         raise ValueError(f"shap_chunk: part must be in 0..{parts - 1}, not {part}")
@@ -221,14 +194,14 @@ def _part_positions(samples: int, part: int, parts: int) -> np.ndarray:
 
 
 def _chunk_rows(background_path: PathLike, chunk: int) -> tuple[np.ndarray, int]:
-    c = read_hdf5(background_path, expected={"background": BACKGROUND_DIMS, "chunk": ("background",)})
+    c = BACKGROUND.read(background_path, load=["background", "chunk"])
     num_chunks = int(c.attrs.get("num_chunks", int(c["chunk"].max()) + 1))
     if not 0 <= chunk < num_chunks:
         raise ValueError(f"{background_path}: chunk {chunk} outside 0..{num_chunks - 1}")
     return c["background"][c["chunk"] == chunk].astype(np.float32), num_chunks
 
 
-def run_shap_chunk(
+def shap_chunk(
     model_path: PathLike,
     explain_set_path: PathLike,
     background_path: PathLike,
@@ -280,10 +253,9 @@ def run_shap_chunk(
     elapsed, error, size = 0.0, 0.0, len(background)
     if len(positions) and size:
         model = load_job_model(model_path, dev)
-        engine = _shap_engine()
         result, elapsed = _timed(
             dev,
-            lambda: engine(
+            lambda: shap_values(
                 model,
                 group_tensors(x, dev),
                 group_tensors(background, dev),
@@ -301,13 +273,12 @@ def run_shap_chunk(
         log.warning(
             "%s: background chunk %d is empty; writing zero values with weight 0", background_path, chunk
         )
-    s = ("sample",)
     arrays = {
-        "values": Array(values, dims=FEATURE_DIMS),
-        "sample_index": Array(positions, dims=s),
-        "expected_value": Array(expected, dims=s),
-        "output": Array(output, dims=s),
-        "target": Array(target, dims=s),
+        "values": values,
+        "sample_index": positions,
+        "expected_value": expected,
+        "output": output,
+        "target": target,
     }
     attrs = {
         "chunk": chunk,
@@ -321,7 +292,7 @@ def run_shap_chunk(
     }
     config = {"chunk": chunk, "part": part, "parts": parts, "backend": backend, "batch_size": batch_size}
     sources = [str(model_path), str(explain_set_path), str(background_path)]
-    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    SHAP_CHUNK.write(output_path, arrays, config=config, inputs=sources, attrs=attrs)
     log.info(
         "SHAP chunk %d part %d/%d: %d samples x %d background rows in %.2f s (completeness error %.2e)",
         chunk,
@@ -342,7 +313,7 @@ def _inputs_of(es: ExplainSet, path: PathLike) -> np.ndarray:
 
 @dataclass
 class _MergeState:
-    """Running sums of :func:`merge_shap_chunks` over the chunk files."""
+    """Running sums of :func:`merge_shap` over the chunk files."""
 
     values: np.ndarray  # float64 (sample, group, channel, frame, joint, person), weighted sum
     expected: np.ndarray  # float64 (sample,), weighted sum
@@ -354,10 +325,8 @@ class _MergeState:
     devices: set[str] = field(default_factory=set)
 
 
-def _read_chunk_file(path: PathLike) -> Any:
-    s = ("sample",)
-    expected = {"values": FEATURE_DIMS, "sample_index": s, "expected_value": s, "output": s, "target": s}
-    return read_hdf5(path, expected=expected)
+def _read_chunk_file(path: PathLike) -> HDF5Content:
+    return SHAP_CHUNK.read(path)
 
 
 def _add_chunk_file(state: _MergeState, path: PathLike, es: ExplainSet) -> None:
@@ -404,15 +373,13 @@ def _check_coverage(state: _MergeState, paths: Sequence[PathLike]) -> None:
 
 
 def _single_attr(paths: Sequence[PathLike], key: str) -> Any:
-    values = {read_hdf5(p, load=[]).attrs[key] for p in paths}
+    values = {SHAP_CHUNK.read(p, load=[]).attrs[key] for p in paths}
     if len(values) != 1:
         raise ValueError(f"merge_shap: chunk files disagree on {key}: {sorted(map(str, values))}")
     return values.pop()
 
 
-def merge_shap_chunks(
-    explain_set_path: PathLike, chunk_paths: Sequence[PathLike], output_path: PathLike
-) -> None:
+def merge_shap(explain_set_path: PathLike, chunk_paths: Sequence[PathLike], output_path: PathLike) -> None:
     """Write ``shap.h5``: the background-size-weighted mean of the chunk files plus reductions.
 
     DeepSHAP values against a background are the mean of the values against each background
@@ -424,7 +391,7 @@ def merge_shap_chunks(
     explain_set_path
         ``explain_set.h5`` (target, label, sample_index, recording_id are copied).
     chunk_paths
-        Files of :func:`run_shap_chunk`, every (chunk, part).
+        Files of :func:`shap_chunk`, every (chunk, part).
     output_path
         File to write. Datasets: ``values`` float32 (sample, group, channel, frame, joint,
         person); ``expected_value``, ``output`` float32 (sample,); ``target``, ``label``,
@@ -457,16 +424,15 @@ def merge_shap_chunks(
     if total == 0:
         raise ValueError("merge_shap: every background chunk is empty")
     values, expected = state.values / total, state.expected / total
-    error = completeness_error(values, state.output, expected)
-    s = ("sample",)
+    error = completeness_error([values], state.output, expected)
     arrays = {
-        "values": Array(values, dims=FEATURE_DIMS),
-        "expected_value": Array(expected, dims=s),
-        "output": Array(state.output, dims=s),
-        "target": Array(es.target, dims=s),
-        "label": Array(es.label, dims=s),
-        "sample_index": Array(es.sample_index, dims=s),
-        "recording_id": Array(es.recording_id, dims=s),
+        "values": values,
+        "expected_value": expected,
+        "output": state.output,
+        "target": es.target,
+        "label": es.label,
+        "sample_index": es.sample_index,
+        "recording_id": es.recording_id,
         **shap_reductions(values),
     }
     attrs = {
@@ -482,7 +448,7 @@ def merge_shap_chunks(
     }
     config = {"backend": str(backend), "num_chunks": len(state.sizes), "parts": parts}
     sources = [str(explain_set_path), *map(str, chunk_paths)]
-    write_hdf5(output_path, arrays, config=config, inputs=sources, attrs=attrs)
+    SHAP.write(output_path, arrays, config=config, inputs=sources, attrs=attrs)
     log.info(
         "merged %d chunk files: %d samples, background %d, completeness error %.2e (chunks' max %.2e)",
         len(chunk_paths),
@@ -491,3 +457,104 @@ def merge_shap_chunks(
         error,
         state.chunk_error,
     )
+
+
+def select_explain_set(
+    features_path: str | os.PathLike[str],
+    metrics_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    params: Mapping[str, Any],
+) -> None:
+    """Write ``explain_set.h5``: the validation samples to explain and their targets.
+
+    Parameters
+    ----------
+    features_path
+        ``features.h5`` (rule compute_features).
+    metrics_path
+        ``metrics.h5`` of the trained model (val_logits, val_index).
+    output_path
+        ``explain_set.h5`` to write. Datasets: ``sample_index`` int64 (sample,) rows of
+        ``features.h5``; ``inputs`` float32 (sample, group, channel, frame, joint, person);
+        ``target``, ``label``, ``prediction`` int64 (sample,); ``recording_id``, ``group`` str
+        (sample,); ``window_start`` float32 (sample,) seconds. Attributes: the dataset-level
+        attributes of ``features.h5`` (dataset, layout, class_names, task, groups,
+        channel_names, ...) and ``target_kind``; provenance ``config`` holds ``params``.
+    params
+        The ``explain`` config block (see :class:`ExplainParams`).
+    """
+    p = ExplainParams.from_dict(params)
+    table = read_sample_table(features_path)
+    rows = choose_explain_rows(
+        table.label, table.split, table.recording_id, table.window_start, p, table.num_classes
+    )
+    if len(rows) == 0:
+        raise ValueError(
+            f"{features_path}: no validation sample matches explain classes={p.classes}, "
+            f"recordings={p.recordings} ({int(np.sum(table.split == 'val'))} validation samples)"
+        )
+    prediction = validation_predictions(metrics_path, rows)
+    label = table.label[rows]
+    target = label if p.target == "label" else prediction
+    inputs = read_feature_rows(features_path, rows)
+    arrays = {
+        "sample_index": rows,
+        "inputs": inputs,
+        "target": target.astype(np.int64),
+        "label": label,
+        "prediction": prediction,
+        "recording_id": table.recording_id[rows],
+        "group": table.group[rows],
+        "window_start": table.window_start[rows],
+    }
+    attrs = {**dataset_attrs(table), "target_kind": p.target}
+    EXPLAIN_SET.write(
+        output_path, arrays, config=asdict(p), inputs=[str(features_path), str(metrics_path)], attrs=attrs
+    )
+    counts = np.bincount(label, minlength=table.num_classes)
+    log.info(
+        "explain set: %d samples (per class %s), target %s, %.1f MB of inputs",
+        len(rows),
+        counts.tolist(),
+        p.target,
+        inputs.nbytes / 1e6,
+    )
+
+
+def select_background(
+    features_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    size: int,
+    chunk_size: int,
+    seed: int,
+) -> None:
+    """Write ``background.h5``: the SHAP background from the training split, in chunks.
+
+    Parameters
+    ----------
+    features_path
+        ``features.h5`` (rule compute_features).
+    output_path
+        ``background.h5`` to write. Datasets: ``background`` float32 (background, group, channel,
+        frame, joint, person); ``background_index`` (rows of ``features.h5``),
+        ``background_label`` and ``chunk`` int64 (background,), rows ordered by chunk.
+        Attributes: the dataset-level attributes of ``features.h5`` plus ``num_chunks`` and
+        ``chunk_sizes`` (JSON list); provenance ``config`` holds size, chunk_size and seed.
+    size, chunk_size, seed
+        Requested background size, rows per chunk (at most) and seed of the draw.
+    """
+    table = read_sample_table(features_path)
+    rows, chunk = draw_background(table.split, table.label, table.num_classes, size, chunk_size, seed)
+    num_chunks = math.ceil(size / chunk_size)
+    arrays = {
+        "background": read_feature_rows(features_path, rows),
+        "background_index": rows,
+        "background_label": table.label[rows],
+        "chunk": chunk,
+    }
+    sizes = np.bincount(chunk, minlength=num_chunks).tolist()
+    attrs = {**dataset_attrs(table), "num_chunks": num_chunks, "chunk_sizes": sizes}
+    config = {"size": size, "chunk_size": chunk_size, "seed": seed}
+    BACKGROUND.write(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
+    counts = np.bincount(table.label[rows], minlength=table.num_classes)
+    log.info("background: %d samples (per class %s) in chunks of %s", len(rows), counts.tolist(), sizes)

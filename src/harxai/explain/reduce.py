@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io import Array
+from ..io.contracts import SHAP
 
-VALUE_AXES = ("sample", "group", "channel", "frame", "joint", "person")
+VALUE_AXES = SHAP.dims("values")
 _GROUP, _CHANNEL, _FRAME, _JOINT, _PERSON = 1, 2, 3, 4, 5
 
 
@@ -60,8 +60,8 @@ def frame_importance(values: np.ndarray) -> np.ndarray:
     return np.asarray(_check(values).sum(axis=(_GROUP, _CHANNEL, _JOINT, _PERSON)), dtype=np.float32)
 
 
-def shap_reductions(values: np.ndarray) -> dict[str, Array]:
-    """Every reduction stored in ``shap.h5``, as :class:`harxai.io.Array` with dims.
+def shap_reductions(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Every reduction stored in ``shap.h5`` (dims in :data:`harxai.io.contracts.SHAP`).
 
     Returns
     -------
@@ -70,15 +70,12 @@ def shap_reductions(values: np.ndarray) -> dict[str, Array]:
         ``keypoint_importance_abs`` (sample, joint); ``group_importance``,
         ``group_importance_abs`` (sample, group); ``frame_importance`` (sample, frame).
     """
-    kf = ("sample", "frame", "joint")
     return {
-        "keypoint_frame": Array(keypoint_frame(values), dims=kf),
-        "keypoint_frame_abs": Array(keypoint_frame(values, absolute=True), dims=kf),
-        "keypoint_importance": Array(keypoint_importance(values), dims=("sample", "joint")),
-        "keypoint_importance_abs": Array(
-            keypoint_importance(values, absolute=True), dims=("sample", "joint")
-        ),
-        "group_importance": Array(group_importance(values), dims=("sample", "group")),
-        "group_importance_abs": Array(group_importance(values, absolute=True), dims=("sample", "group")),
-        "frame_importance": Array(frame_importance(values), dims=("sample", "frame")),
+        "keypoint_frame": keypoint_frame(values),
+        "keypoint_frame_abs": keypoint_frame(values, absolute=True),
+        "keypoint_importance": keypoint_importance(values),
+        "keypoint_importance_abs": keypoint_importance(values, absolute=True),
+        "group_importance": group_importance(values),
+        "group_importance_abs": group_importance(values, absolute=True),
+        "frame_importance": frame_importance(values),
     }

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
+from .deepexplainer import deepexplainer_values
 from .deeplift.diagnosis import diagnose
 from .deeplift.engine import pass_layout
 
@@ -273,8 +274,6 @@ def _shap_values(
         phis = deeplift_shap(model, xs, bs, tt, batch_size)
         values = [p.cpu().numpy().astype(np.float32) for p in phis]
     else:
-        from .deepexplainer import deepexplainer_values
-
         values = deepexplainer_values(model, xs, bs, t)
     elapsed = time.monotonic() - started
     err = completeness_error(values, output, expected)

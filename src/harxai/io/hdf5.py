@@ -50,6 +50,7 @@ DIM_NAMES = frozenset(
         "recording",
         "window",
         "item",
+        "method",
     }
 )
 
@@ -225,6 +226,24 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def open_hdf5(path: str | os.PathLike[str]) -> h5py.File:
+    """Open ``path`` read-only; a missing or unreadable file raises :class:`HDF5ContractError`."""
+    p = Path(path)
+    if not p.exists():
+        raise HDF5ContractError(f"{p}: file does not exist")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        raise HDF5ContractError(f"{p}: not a readable HDF5 file ({exc})") from exc
+
+
+def dataset_names(fh: h5py.File) -> list[str]:
+    """Paths of every dataset in an open file (groups included in the path)."""
+    names: list[str] = []
+    fh.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    return names
+
+
 def read_hdf5(
     path: str | os.PathLike[str],
     expected: Mapping[str, Sequence[str]] | None = None,
@@ -252,15 +271,8 @@ def read_hdf5(
         Arrays (strings decoded to ``str`` arrays), their dims and the root attributes.
     """
     p = Path(path)
-    if not p.exists():
-        raise HDF5ContractError(f"{p}: file does not exist")
-    try:
-        fh = h5py.File(p, "r")
-    except OSError as exc:
-        raise HDF5ContractError(f"{p}: not a readable HDF5 file ({exc})") from exc
-    with fh:
-        names: list[str] = []
-        fh.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    with open_hdf5(p) as fh:
+        names = dataset_names(fh)
         wanted = set(names) if load is None else set(load) | set(expected or {})
         for name, dims in (expected or {}).items():
             if name not in fh:

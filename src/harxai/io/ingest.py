@@ -6,7 +6,7 @@ files (suffix matched case-insensitively), ``kinetics_json`` Kinetics-skeleton J
 of OpenPose ``*_keypoints.json`` files per recording (formats in :mod:`harxai.io.readers`
 and ``docs/input-formats.md``). This
 module then assigns labels and the train/validation split and writes the ragged sequences
-with :func:`harxai.io.write_hdf5` (atomic: a failed ingest leaves no output behind).
+through :data:`harxai.io.contracts.SEQUENCES` (atomic: a failed ingest leaves no output behind).
 
 Labels
     Every recording gets an integer *label value*: the NTU action number (file name
@@ -68,7 +68,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..skeletons import SkeletonLayout, get_layout
-from .hdf5 import Array, write_hdf5
+from .contracts import SEQUENCES
 from .readers import (
     NTU_NAME,
     Manifest,
@@ -818,23 +818,18 @@ def write_sequences(
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     coords = np.concatenate([r.coords.astype(np.float32) for r in recs])
     arrays = {
-        "coords": Array(coords, ("frame", "channel", "joint", "person")),
-        "confidence": Array(
-            np.concatenate([np.asarray(r.confidence, dtype=np.float32) for r in recs]),
-            ("frame", "joint", "person"),
-        ),
-        "source_file": Array(np.array([str(r.path) for r in recs], dtype=str), ("sample",)),
-        "timestamps": Array(
-            np.concatenate([r.timestamps for r in recs]), ("frame",), units="s", keep_dtype=True
-        ),
-        "offsets": Array(offsets, ("sample",)),
-        "lengths": Array(lengths, ("sample",)),
-        "label": Array(np.asarray(labels, dtype=np.int64), ("sample",)),
-        "recording_id": Array(np.array([r.recording_id for r in recs], dtype=str), ("sample",)),
-        "group": Array(np.array([s.group for s in samples], dtype=str), ("sample",)),
-        "split": Array(np.asarray(splits, dtype=str), ("sample",)),
-        "fps": Array(np.array([r.fps for r in recs], dtype=np.float32), ("sample",), units="Hz"),
-        "interpolated": Array(np.array([r.interpolated for r in recs], dtype=np.int64), ("sample",)),
+        "coords": coords,
+        "confidence": np.concatenate([np.asarray(r.confidence, dtype=np.float32) for r in recs]),
+        "source_file": np.array([str(r.path) for r in recs], dtype=str),
+        "timestamps": np.concatenate([r.timestamps for r in recs]),
+        "offsets": offsets,
+        "lengths": lengths,
+        "label": np.asarray(labels, dtype=np.int64),
+        "recording_id": np.array([r.recording_id for r in recs], dtype=str),
+        "group": np.array([s.group for s in samples], dtype=str),
+        "split": np.asarray(splits, dtype=str),
+        "fps": np.array([r.fps for r in recs], dtype=np.float32),
+        "interpolated": np.array([r.interpolated for r in recs], dtype=np.int64),
     }
     attrs = {
         "dataset": params.name,
@@ -845,4 +840,4 @@ def write_sequences(
         "num_channels": int(coords.shape[1]),
         "rejected": [dict(r) for r in rejected],
     }
-    return write_hdf5(output, arrays, config=config, inputs=inputs, seed=None, attrs=attrs)
+    return SEQUENCES.write(output, arrays, config=config, inputs=inputs, seed=None, attrs=attrs)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..config import FEATURE_GROUPS
-from ..io import Array, read_hdf5, write_hdf5
+from ..io.contracts import FEATURE_SET, METRICS
 from ..metrics import aggregate_recordings, evaluate_predictions, probabilities
 from .checkpoint import check_against_declared, read_checkpoint, save_checkpoint
 from .external import (
@@ -48,7 +48,6 @@ from .presets import make_architecture
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
 IN_MEMORY_BYTES = 4 << 30  # larger feature arrays are read from the file batch by batch
 HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_score", "lr", "seconds")
 
@@ -143,6 +142,7 @@ class FeatureSet:
             self._file = h5py.File(self.path, "r")
         order = np.argsort(index)
         data = np.asarray(self._file["features"][index[order]], dtype=np.float32)
+        FEATURE_SET.check_rows(self.path, "features", data)
         out = np.empty_like(data)
         out[order] = data
         return out
@@ -168,22 +168,13 @@ def read_features(path: str | os.PathLike[str], max_bytes: int = IN_MEMORY_BYTES
         Naming the file when datasets, dims, groups or attributes do not match the contract.
     """
     p = Path(path)
-    meta = read_hdf5(
-        p,
-        expected={"label": ("sample",), "recording_id": ("sample",), "split": ("sample",)},
-        load=(),
-    )
+    meta = FEATURE_SET.read(p, load=("label", "recording_id", "split"))
     with h5py.File(p, "r") as fh:
-        if "features" not in fh:
-            raise ValueError(f"{p}: missing dataset 'features'")
         ds = fh["features"]
-        dims = tuple(str(ds.attrs.get("dims", "")).split(","))
-        if dims != FEATURE_DIMS:
-            raise ValueError(
-                f"{p}: dataset 'features' has dims {','.join(dims)}, expected {','.join(FEATURE_DIMS)}"
-            )
         shape = tuple(int(s) for s in ds.shape)
         array = np.asarray(ds[()], dtype=np.float32) if ds.size * 4 <= max_bytes else None
+    if array is not None:
+        FEATURE_SET.check_rows(p, "features", array)
     groups = list(meta.json_attr("groups"))
     missing = [g for g in FEATURE_GROUPS if g not in groups]
     if missing or len(groups) != shape[1]:
@@ -440,7 +431,8 @@ def fit(
             best, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         took, elapsed = time.monotonic() - t0, time.monotonic() - start
-        for key, value in zip(HISTORY_KEYS, (loss, acc, evaluation.loss, score[0], lr, took), strict=True):
+        val_score = score[0] if math.isfinite(score[0]) else math.nan  # undefined score: NaN in metrics.h5
+        for key, value in zip(HISTORY_KEYS, (loss, acc, evaluation.loss, val_score, lr, took), strict=True):
             history[key].append(float(value))
         log.info(
             "epoch %d/%d: loss %.4f acc %.3f | val loss %.4f %s %s | lr %.4g | %.1f s, ETA %.0f s%s",
@@ -506,23 +498,23 @@ def write_metrics(
     the ``attrs`` given.
     """
     labels = features.label[val]
-    arrays: dict[str, Array] = {
-        "val_logits": Array(evaluation.logits, ("sample", "class")),
-        "val_label": Array(labels, ("sample",)),
-        "val_recording_id": Array(features.recording_id[val], ("sample",)),
-        "val_index": Array(val.astype(np.int64), ("sample",)),
+    arrays: dict[str, np.ndarray] = {
+        "val_logits": evaluation.logits,
+        "val_label": labels,
+        "val_recording_id": features.recording_id[val],
+        "val_index": val.astype(np.int64),
     }
     if features.task == "binary":
         rec = aggregate_recordings(probabilities(evaluation.logits)[:, 1], labels, features.recording_id[val])
-        arrays["recordings/id"] = Array(rec.recording_id, ("recording",))
-        arrays["recordings/probability"] = Array(rec.probability, ("recording",))
-        arrays["recordings/label"] = Array(rec.label, ("recording",))
-        arrays["recordings/windows"] = Array(rec.windows, ("recording",))
+        arrays["recordings/id"] = rec.recording_id
+        arrays["recordings/probability"] = rec.probability
+        arrays["recordings/label"] = rec.label
+        arrays["recordings/windows"] = rec.windows
     for key, values in (history or {}).items():
-        arrays[f"history/{key}"] = Array(np.asarray(values, dtype=np.float64), ("step",))
+        arrays[f"history/{key}"] = np.asarray(values, dtype=np.float64)
     all_attrs = {"metrics": evaluation.metrics, "task": features.task, "class_names": features.class_names}
     all_attrs.update(attrs or {})
-    write_hdf5(path, arrays, config=dict(params), inputs=inputs, seed=seed, attrs=all_attrs)
+    METRICS.write(path, arrays, config=dict(params), inputs=inputs, seed=seed, attrs=all_attrs)
 
 
 @contextlib.contextmanager

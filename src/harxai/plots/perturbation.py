@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..methods import method_label
 from .style import new_figure, save_figure
 
 METRIC_LABELS = {
@@ -19,12 +20,6 @@ SELECTION_LABELS = {
     "most": "most important key points perturbed",
     "least": "least important key points perturbed",
 }
-
-
-def _method_label(method: str) -> str:
-    from ..evaluate.sources import method_label
-
-    return method_label(method)
 
 
 def plot_perturbation(
@@ -75,7 +70,7 @@ def plot_perturbation(
                     marker="o",
                     markersize=3,
                     color=colours[method],
-                    label=_method_label(method),
+                    label=method_label(method),
                 )
             metric = str(table.loc[table["panel"] == panel, "metric"].iloc[0])
             ax.set_title(f"{panel}\n{SELECTION_LABELS[selection]}", fontsize="medium")

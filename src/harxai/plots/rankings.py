@@ -9,13 +9,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..methods import method_label
 from .style import new_figure, save_figure
-
-
-def _method_label(method: str) -> str:
-    from ..evaluate.sources import method_label
-
-    return method_label(method)
 
 
 def scaled_values(values: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -90,12 +85,12 @@ def plot_rankings(
             for box in parts["boxes"]:
                 box.set_facecolor(colours[m])
                 box.set_linewidth(0.6)
-            parts["boxes"][0].set_label(_method_label(method))
+            parts["boxes"][0].set_label(method_label(method))
         ax.axhline(0.0, color="0.5", linewidth=0.6)
         ax.set_xticks(np.arange(len(order)), [joint_names[j] for j in order], rotation=90)
         ax.set_xlim(-0.6, len(order) - 0.4)
         ax.set_title(f"{class_names[int(label)]} (n = {int(members.sum())} samples)")
-        ax.set_xlabel(f"key point (sorted by the median of {_method_label(methods[0])})")
+        ax.set_xlabel(f"key point (sorted by the median of {method_label(methods[0])})")
         kind = "|SHAP|" if shap_absolute else "SHAP"
         ax.set_ylabel(f"importance / max |importance|\n({kind}; GradCAM)")
     handles, names = axes[0].get_legend_handles_labels()

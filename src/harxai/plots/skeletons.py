@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
@@ -16,13 +16,37 @@ from matplotlib.figure import Figure
 from ..skeletons import SkeletonLayout
 from .style import new_figure, save_figure
 
-if TYPE_CHECKING:
-    from ..evaluate.overlay import SkeletonBlock
-
 SIGNED_CMAP = "RdBu_r"
 UNSIGNED_CMAP = "viridis"
 MAX_MARKER = 160.0
 MIN_MARKER = 6.0
+
+
+@dataclass(frozen=True)
+class SkeletonPanel:
+    """One skeleton drawing.
+
+    Attributes
+    ----------
+    title
+        Panel title (frames or window start).
+    pose
+        Key-point positions (x, y), shape (joint, 2).
+    values
+        Method label -> importance per key point, shape (joint,).
+    """
+
+    title: str
+    pose: np.ndarray
+    values: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class SkeletonBlock:
+    """The panels of one sample or recording (one row per method, one column per panel)."""
+
+    title: str
+    panels: tuple[SkeletonPanel, ...]
 
 
 def _scale(method: str, block: SkeletonBlock) -> float:

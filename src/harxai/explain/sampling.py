@@ -28,19 +28,18 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
 import numpy as np
 
-from ..io import Array, HDF5ContractError, read_hdf5, write_hdf5
+from ..io import HDF5ContractError
+from ..io.contracts import FEATURE_SET, METRICS
 from ..io.hdf5 import provenance_attrs
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIMS = ("sample", "group", "channel", "frame", "joint", "person")
-BACKGROUND_DIMS = ("background", "group", "channel", "frame", "joint", "person")
 TARGETS = ("label", "predicted")
 _READ_ROWS = 256  # rows per h5py read of the features
 
@@ -111,16 +110,9 @@ def read_sample_table(features_path: str | os.PathLike[str]) -> SampleTable:
 
     The ``features`` array itself is only checked (dims), not loaded.
     """
-    sample = ("sample",)
-    content = read_hdf5(
-        features_path,
-        expected={"label": sample, "recording_id": sample, "split": sample},
-        load=["group", "window_start"],
+    content = FEATURE_SET.read(
+        features_path, load=["label", "recording_id", "split", "group", "window_start"]
     )
-    with h5py.File(features_path, "r") as fh:
-        dims = str(fh["features"].attrs.get("dims", "")) if "features" in fh else None
-    if dims != ",".join(FEATURE_DIMS):
-        raise HDF5ContractError(f"{features_path}: dataset 'features' missing or with dims {dims!r}")
     n = len(content["label"])
     provenance = set(provenance_attrs({}, [], None))
     attrs = {k: v for k, v in content.attrs.items() if k not in provenance}
@@ -153,10 +145,10 @@ def read_feature_rows(features_path: str | os.PathLike[str], rows: np.ndarray) -
         ds = fh["features"]
         out = np.empty((len(rows), *ds.shape[1:]), dtype=np.float32)
         for start in range(0, len(rows), _READ_ROWS):
-            chunk = sorted_rows[start : start + _READ_ROWS]
-            unique, inverse = np.unique(chunk, return_inverse=True)
+            batch = sorted_rows[start : start + _READ_ROWS]
+            unique, inverse = np.unique(batch, return_inverse=True)
             out[order[start : start + _READ_ROWS]] = ds[unique.tolist()][inverse]
-    return out
+    return FEATURE_SET.check_rows(features_path, "features", out)
 
 
 def choose_explain_rows(
@@ -212,7 +204,7 @@ def validation_predictions(metrics_path: str | os.PathLike[str], rows: np.ndarra
 
     A single logit column (binary task) predicts class 1 where the logit is positive.
     """
-    content = read_hdf5(metrics_path, expected={"val_logits": ("sample", "class"), "val_index": ("sample",)})
+    content = METRICS.read(metrics_path, load=["val_logits", "val_index"])
     logits, index = content["val_logits"], content["val_index"].astype(np.int64)
     if len(logits) != len(index):
         raise HDF5ContractError(
@@ -229,69 +221,6 @@ def validation_predictions(metrics_path: str | os.PathLike[str], rows: np.ndarra
     if picked.shape[1] == 1:
         return np.asarray(picked[:, 0] > 0, dtype=np.int64)
     return np.asarray(np.argmax(picked, axis=1), dtype=np.int64)
-
-
-def select_explain_set(
-    features_path: str | os.PathLike[str],
-    metrics_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    params: Mapping[str, Any],
-) -> None:
-    """Write ``explain_set.h5``: the validation samples to explain and their targets.
-
-    Parameters
-    ----------
-    features_path
-        ``features.h5`` (rule compute_features).
-    metrics_path
-        ``metrics.h5`` of the trained model (val_logits, val_index).
-    output_path
-        ``explain_set.h5`` to write. Datasets: ``sample_index`` int64 (sample,) rows of
-        ``features.h5``; ``inputs`` float32 (sample, group, channel, frame, joint, person);
-        ``target``, ``label``, ``prediction`` int64 (sample,); ``recording_id``, ``group`` str
-        (sample,); ``window_start`` float32 (sample,) seconds. Attributes: the dataset-level
-        attributes of ``features.h5`` (dataset, layout, class_names, task, groups,
-        channel_names, ...) and ``target_kind``; provenance ``config`` holds ``params``.
-    params
-        The ``explain`` config block (see :class:`ExplainParams`).
-    """
-    p = ExplainParams.from_dict(params)
-    table = read_sample_table(features_path)
-    rows = choose_explain_rows(
-        table.label, table.split, table.recording_id, table.window_start, p, table.num_classes
-    )
-    if len(rows) == 0:
-        raise ValueError(
-            f"{features_path}: no validation sample matches explain classes={p.classes}, "
-            f"recordings={p.recordings} ({int(np.sum(table.split == 'val'))} validation samples)"
-        )
-    prediction = validation_predictions(metrics_path, rows)
-    label = table.label[rows]
-    target = label if p.target == "label" else prediction
-    inputs = read_feature_rows(features_path, rows)
-    sample = ("sample",)
-    arrays = {
-        "sample_index": Array(rows, dims=sample),
-        "inputs": Array(inputs, dims=FEATURE_DIMS),
-        "target": Array(target.astype(np.int64), dims=sample),
-        "label": Array(label, dims=sample),
-        "prediction": Array(prediction, dims=sample),
-        "recording_id": Array(table.recording_id[rows], dims=sample),
-        "group": Array(table.group[rows], dims=sample),
-        "window_start": Array(table.window_start[rows], dims=sample, units="s"),
-    }
-    attrs = {**dataset_attrs(table), "target_kind": p.target}
-    write_hdf5(
-        output_path, arrays, config=asdict(p), inputs=[str(features_path), str(metrics_path)], attrs=attrs
-    )
-    counts = np.bincount(label, minlength=table.num_classes)
-    log.info(
-        "explain set: %d samples (per class %s), target %s, %.1f MB of inputs",
-        len(rows),
-        counts.tolist(),
-        p.target,
-        inputs.nbytes / 1e6,
-    )
 
 
 def stratified_draw(labels: np.ndarray, size: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -383,52 +312,10 @@ def draw_background(
     return rows[order], chunk
 
 
-def select_background(
-    features_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    size: int,
-    chunk_size: int,
-    seed: int,
-) -> None:
-    """Write ``background.h5``: the SHAP background from the training split, in chunks.
-
-    Parameters
-    ----------
-    features_path
-        ``features.h5`` (rule compute_features).
-    output_path
-        ``background.h5`` to write. Datasets: ``background`` float32 (background, group, channel,
-        frame, joint, person); ``background_index`` (rows of ``features.h5``),
-        ``background_label`` and ``chunk`` int64 (background,), rows ordered by chunk.
-        Attributes: the dataset-level attributes of ``features.h5`` plus ``num_chunks`` and
-        ``chunk_sizes`` (JSON list); provenance ``config`` holds size, chunk_size and seed.
-    size, chunk_size, seed
-        Requested background size, rows per chunk (at most) and seed of the draw.
-    """
-    table = read_sample_table(features_path)
-    rows, chunk = draw_background(table.split, table.label, table.num_classes, size, chunk_size, seed)
-    num_chunks = math.ceil(size / chunk_size)
-    dims = ("background",)
-    arrays = {
-        "background": Array(read_feature_rows(features_path, rows), dims=BACKGROUND_DIMS),
-        "background_index": Array(rows, dims=dims),
-        "background_label": Array(table.label[rows], dims=dims),
-        "chunk": Array(chunk, dims=dims),
-    }
-    sizes = np.bincount(chunk, minlength=num_chunks).tolist()
-    attrs = {**dataset_attrs(table), "num_chunks": num_chunks, "chunk_sizes": sizes}
-    config = {"size": size, "chunk_size": chunk_size, "seed": seed}
-    write_hdf5(output_path, arrays, config=config, inputs=[str(features_path)], seed=seed, attrs=attrs)
-    counts = np.bincount(table.label[rows], minlength=table.num_classes)
-    log.info("background: %d samples (per class %s) in chunks of %s", len(rows), counts.tolist(), sizes)
-
-
 __all__ = [
     "ExplainParams",
     "assign_chunks",
     "choose_explain_rows",
     "draw_background",
-    "select_background",
-    "select_explain_set",
     "stratified_draw",
 ]

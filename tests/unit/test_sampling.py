@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harxai.explain.selection import (
+from harxai.explain.jobs import select_background, select_explain_set
+from harxai.explain.sampling import (
     ExplainParams,
     assign_chunks,
     choose_explain_rows,
     draw_background,
-    select_background,
-    select_explain_set,
     stratified_draw,
 )
 from harxai.io import Array, HDF5ContractError, read_hdf5, write_hdf5
