@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
 from .deepexplainer import deepexplainer_values
+from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
 from .deeplift.diagnosis import diagnose
 from .deeplift.engine import pass_layout
 
