@@ -53,7 +53,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from .calls import Call, ModuleTracker, Record, any_live
-from .functions import UnsupportedOperationError, tile_to
+from .context import PassContext
 from .rules import PLAIN, Rule, rule_of
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 64
 
 
-class Pass(TorchFunctionMode):
+class Pass(PassContext, TorchFunctionMode):
     """One pass of the model under the engine: every operation on a live tensor goes to its rule.
 
     Subclasses say what a pass does with a rule (:class:`ReferencePass`: ``rule.reference``
@@ -110,26 +110,6 @@ class Pass(TorchFunctionMode):
 
     def apply(self, rule: Rule, call: Call, plan: Any) -> Any:
         raise NotImplementedError
-
-    def where(self) -> str:
-        """The running module, for messages."""
-        return "the model's top level"
-
-    def error(self, name: str, why: str = "") -> UnsupportedOperationError:
-        """The error for an operation a rule cannot treat exactly."""
-        reason = f" ({why})" if why else ""
-        return UnsupportedOperationError(
-            f"fast SHAP engine: operation '{name}' on an input-dependent tensor in {self.where()} "
-            f"has no exact DeepLIFT rule{reason}. Rewrite it with supported operations "
-            "(see src/harxai/explain/deeplift/README.md) or use backend='deepexplainer'."
-        )
-
-    def what(self, name: str) -> str:
-        return f"'{name}' in {self.where()}"
-
-    def tiled(self, ref: Tensor, like: Tensor, name: str) -> Tensor:
-        """A recorded reference tensor repeated to the pair tensor ``like``'s shape."""
-        return tile_to(ref, like.shape, self.samples, self.what(name))
 
 
 class ReferencePass(Pass):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -34,6 +34,7 @@ from . import attention as attn
 from . import composites as comp
 from . import names as n
 from .calls import Call, Record, is_live
+from .context import PassContext
 from .dedup import DEDUP_OPS, AffineFn, DedupFn, dedup_plan
 from .functions import (
     MaxFn,
@@ -48,9 +49,6 @@ from .functions import (
     repeat_along,
     shapley_product,
 )
-
-if TYPE_CHECKING:
-    from .engine import Pass
 
 
 class _Plain:
@@ -76,18 +74,18 @@ class Rule:
     passive: ClassVar[bool] = False  # never touches values: not even a Call is built
     plain: ClassVar[bool] = False  # always runs unchanged (affine in its live operands)
 
-    def resolve(self, p: Pass, call: Call) -> Rule:
+    def resolve(self, p: PassContext, call: Call) -> Rule:
         """A more specific rule for this call (e.g. a product with one live operand is linear)."""
         return self
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         return None
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         """Default: record clones of the live operands, run the operation."""
         return Record(call.name, tuple(t.detach().clone() for t in call.live_tensors())), call.run()
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         raise NotImplementedError(f"rule {self.family} has no paired pass")
 
 
@@ -103,7 +101,7 @@ class LinearRule(Rule):
 
     family, names, plain, records = "linear", n.LINEAR, True, False
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         return PLAIN
 
 
@@ -112,7 +110,7 @@ class ForbiddenRule(Rule):
 
     family, names = "forbidden", frozenset(n.FORBIDDEN)
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         raise p.error(call.name, n.FORBIDDEN[call.name])
 
 
@@ -121,7 +119,7 @@ class UnsupportedRule(Rule):
 
     family = "unsupported"
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         raise p.error(call.name)
 
 
@@ -130,7 +128,7 @@ class InplaceRule(Rule):
 
     family = "inplace"
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         base = rule_for(call.name[:-1])
         if isinstance(base, ProductRule) and len(call.live) == 1:
             return PLAIN
@@ -145,16 +143,16 @@ class BatchNormRule(Rule):
 
     family, names, records = "batch_norm", frozenset({"batch_norm"}), False
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         params = call.params(_BATCH_NORM_NAMES)
         if params.get("training"):
             raise p.error(call.name, "training=True uses batch statistics; call model.eval()")
         return params
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         return None, call.run()
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         var, weight = plan.get("running_var"), plan.get("weight")
         x = call.tensor(0)
         if len(call.live) != 1 or plan.get("input") is not x or not isinstance(var, Tensor):
@@ -170,7 +168,7 @@ class DropoutRule(Rule):
 
     family, names = "dropout", n.TRAINING_FLAG - {"batch_norm"}
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         params = call.params(_DROPOUT_NAMES)
         training = params.get("training", params.get("train", True))
         if training and float(params.get("p", 0.5)) > 0:
@@ -184,24 +182,24 @@ class RescaleRule(Rule):
 
     family, names = "rescale", n.RESCALE
 
-    def resolve(self, p: Pass, call: Call) -> Rule:
+    def resolve(self, p: PassContext, call: Call) -> Rule:
         if len(call.live) > 1:
             if call.name in EXTREMUM.names:
                 return EXTREMUM
             raise p.error(call.name, "element-wise function of several input-dependent tensors")
         return self
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         return call.substituted()
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         x = call.tensor(0)
         y = plan(x)
         r = x.detach()
         r = r.expand(y.shape).clone() if r.shape != y.shape else r.clone()
         return Record(call.name, (r,), {"y": y.detach().clone()}), y
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         f = plan
 
@@ -220,7 +218,7 @@ class ExtremumRule(Rule):
 
     family, names = "extremum", frozenset({"maximum", "minimum", "fmax", "fmin"})
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         a, b = call.tensor(0), call.tensor(1)
         ar, br = p.tiled(rec.refs[0], a, call.name), p.tiled(rec.refs[1], b, call.name)
@@ -233,14 +231,14 @@ class ProductRule(Rule):
 
     family, names = "multilinear", n.MULTILINEAR
 
-    def resolve(self, p: Pass, call: Call) -> Rule:
+    def resolve(self, p: PassContext, call: Call) -> Rule:
         if len(call.live) == 1:
             return LINEAR_LAYER if call.name in DEDUP_OPS else LINEAR
         if len(call.live) > 2:
             raise p.error(call.name, f"{len(call.live)} input-dependent operands (at most 2 supported)")
         return self
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         a, b = call.tensor(0), call.tensor(1)
         ar, br = p.tiled(rec.refs[0], a, call.name), p.tiled(rec.refs[1], b, call.name)
@@ -252,10 +250,10 @@ class LinearLayerRule(Rule):
 
     family, names = "linear_layer", DEDUP_OPS
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         return Record(call.name, (), shape=tuple(call.tensor(0).shape)), call.run()
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         x = call.tensor(0)
         dedup = dedup_plan(call.name, call.func, call.args, call.kwargs, x)
@@ -286,18 +284,18 @@ class DivisionRule(Rule):
 
     family, names = "division", n.DIVISION
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         if call.kwargs.get("rounding_mode") is not None:
             raise p.error(call.name, "division with rounding")
         args = list(call.args) + [call.kwargs.get("other")] * (2 - len(call.args))
         num, den = (args[1], args[0]) if call.name == "rdiv" else (args[0], args[1])
         return PLAIN if not is_live(den) else (num, den)
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         refs = tuple(t.detach().clone() for t in plan if is_live(t))
         return Record(call.name, refs), call.run()
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         num, den = plan
         what = p.what(call.name)
@@ -308,7 +306,7 @@ class DivisionRule(Rule):
         return comp.divide(num, num, den, p.tiled(rec.refs[0], den, call.name), what)
 
 
-def single_live_input(p: Pass, call: Call, first: str = "input") -> Tensor:
+def single_live_input(p: PassContext, call: Call, first: str = "input") -> Tensor:
     """The only live operand, which must be the first argument; an error otherwise."""
     x = call.tensor(0)
     if len(call.live) != 1 or (call.args[0] if call.args else call.kwargs.get(first)) is not x:
@@ -316,7 +314,7 @@ def single_live_input(p: Pass, call: Call, first: str = "input") -> Tensor:
     return x
 
 
-def reduced_dims(p: Pass, name: str, dims: Any, ndim: int) -> tuple[int, ...]:
+def reduced_dims(p: PassContext, name: str, dims: Any, ndim: int) -> tuple[int, ...]:
     """The non-negative dims of a reduction; an error when it reduces every dimension."""
     if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
         raise p.error(name, "reduction over every dimension, including the sample dimension")
@@ -328,7 +326,7 @@ class SoftmaxRule(Rule):
 
     family, names = "softmax", n.SOFTMAX
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         single_live_input(p, call)
         params = call.params(("input", "dim", "keepdim") if call.name == "logsumexp" else _SOFTMAX_NAMES)
         if params.get("dim") is None:
@@ -341,7 +339,7 @@ class SoftmaxRule(Rule):
         params["dim"] = int(dims)
         return params
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         x = call.tensor(0)
         z, zr = x, p.tiled(rec.refs[0], x, call.name)
@@ -357,14 +355,14 @@ class NormalisationRule(Rule):
 
     family, names = "normalisation", n.NORMALISATION
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         single_live_input(p, call)
         params = call.params(())
         if call.name == "instance_norm" and not params.get("use_input_stats", True):
             return PLAIN
         return params
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         x = call.tensor(0)
         xr = p.tiled(rec.refs[0], x, call.name)
@@ -376,7 +374,7 @@ class MomentsRule(Rule):
 
     family, names = "moments", n.MOMENTS
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         x = single_live_input(p, call)
         name = call.name
         if name in ("norm", "linalg_vector_norm"):
@@ -402,7 +400,7 @@ class MomentsRule(Rule):
             raise p.error(name, f"correction {params['correction']:g} leaves no degrees of freedom")
         return dims, params
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         dims, params = plan
         x, name = call.tensor(0), call.name
@@ -417,7 +415,7 @@ class AttentionRule(Rule):
 
     family, names, records = "attention", n.ATTENTION, False
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         if call.name == "multi_head_attention_forward":
             params = call.params(())
             why = attn.mha_unsupported(params)
@@ -428,7 +426,7 @@ class AttentionRule(Rule):
             raise p.error(call.name, why)
         return params
 
-    def _decomposed(self, p: Pass, call: Call, plan: Any) -> Any:
+    def _decomposed(self, p: PassContext, call: Call, plan: Any) -> Any:
         with p:
             if call.name == "multi_head_attention_forward":
                 return attn.multi_head_attention(plan)
@@ -441,10 +439,10 @@ class AttentionRule(Rule):
                 plan.get("scale"),
             )
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         return None, self._decomposed(p, call, plan)
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         return self._decomposed(p, call, plan)
 
 
@@ -454,14 +452,14 @@ class MaxRule(Rule):
 
     family, names = "max", n.MAX
 
-    def resolve(self, p: Pass, call: Call) -> Rule:
+    def resolve(self, p: PassContext, call: Call) -> Rule:
         if call.name in ("max", "min") and (
             (len(call.args) > 1 and isinstance(call.args[1], Tensor)) or "other" in call.kwargs
         ):
             return RESCALE.resolve(p, call)
         return self
 
-    def prepare(self, p: Pass, call: Call) -> Any:
+    def prepare(self, p: PassContext, call: Call) -> Any:
         x = single_live_input(p, call)
         name = call.name
         if "pool" in name:
@@ -491,13 +489,13 @@ class MaxRule(Rule):
         as_tuple = "return_types" if name in ("max", "min") else "values"
         return reduction_selection(dims, keepdim, x.dim()), red_dim, name in ("min", "amin"), as_tuple
 
-    def reference(self, p: Pass, call: Call, plan: Any) -> tuple[Record | None, Any]:
+    def reference(self, p: PassContext, call: Call, plan: Any) -> tuple[Record | None, Any]:
         sel, _, negate, _ = plan
         x = call.tensor(0).detach()
         yr, ir = sel.select(-x if negate else x)
         return Record(call.name, (x.clone(),), {"y": yr, "i": ir}), call.run()
 
-    def paired(self, p: Pass, call: Call, plan: Any, rec: Record | None) -> Any:
+    def paired(self, p: PassContext, call: Call, plan: Any, rec: Record | None) -> Any:
         assert rec is not None
         sel, out_dim, negate, as_tuple = plan
         x, name = call.tensor(0), call.name
