@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .skeletons import LayoutError, get_layout
+
 # Class names of the synthetic infant set (label 0, label 1); its ground truth uses them too.
 SYNTHETIC_INFANT_CLASS_NAMES = ("negative", "positive")
 
@@ -280,6 +282,7 @@ def _check_explain_classes(explain: Mapping[str, Any], datasets: Mapping[str, Ma
 
 def synthetic_size_estimate(params: Any) -> tuple[int, float]:
     """Recordings and estimated bytes of a synthetic dataset (a ``SyntheticParams``)."""
+    # late: harxai.synthetic imports this module (cycle)
     from .synthetic.ntu import NTU_SECONDS, ntu_files_per_class
 
     fps = sum(params.fps_choices) / len(params.fps_choices)
@@ -293,7 +296,7 @@ def synthetic_size_estimate(params: Any) -> tuple[int, float]:
 
 
 def _check_synthetic(name: str, d: Mapping[str, Any], seed: int) -> None:
-    from .skeletons import get_layout
+    # late: harxai.synthetic imports this module (cycle)
     from .synthetic import SyntheticParams, SyntheticParamsError, candidate_joints
 
     try:
@@ -319,6 +322,7 @@ def _check_synthetic(name: str, d: Mapping[str, Any], seed: int) -> None:
 
 
 def _check_preprocess(preprocess: Mapping[str, Any], segments: set[str]) -> None:
+    # late: harxai.preprocess imports this module through harxai.io.ingest (cycle)
     from .preprocess import PreprocessParams
 
     window = preprocess.get("median_window", 5)
@@ -360,8 +364,6 @@ def check_config(
     results
         The results folder (relative to the working directory).
     """
-    from .skeletons import LayoutError, get_layout
-
     _check_preprocess(config.get("preprocess", {}), {d["segment"] for d in datasets.values()})
     user_layouts = config.get("layouts") or {}
     for lname in user_layouts:
@@ -452,8 +454,9 @@ def check_model_layers(
     models
         Resolved model settings (:func:`resolve_model`) by dataset name.
     """
-    from .models.external import module_paths
-    from .models.planning import planned_layer_shape_problems, planned_model
+    # late (both): harxai.models imports this module (cycle), and torch would slow every import of the config
+    from .models.external import module_paths  # late: see above
+    from .models.planning import planned_layer_shape_problems, planned_model  # late: see above
 
     keys = _layer_keys(config)
     problems = []

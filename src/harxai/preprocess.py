@@ -44,6 +44,8 @@ recordings and is left without training recordings of two classes fails.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 from collections.abc import Mapping
@@ -56,6 +58,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .io import HDF5Content
 from .io.atomic import write_text_atomic
 from .io.contracts import SAMPLE, SEQUENCES, WINDOWS
+from .io.ingest import check_trainable
 from .skeletons import SkeletonLayout
 
 log = logging.getLogger(__name__)
@@ -760,9 +763,6 @@ def preprocess_sequences(
 
 def write_rejected(path: str | os.PathLike[str], rows: list[dict[str, str]]) -> None:
     """Write ``rejected.csv`` (header ``recording_id,file,stage,reason``; empty list: header only)."""
-    import csv
-    import io
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(REJECTED_COLUMNS), lineterminator="\n")
     writer.writeheader()
@@ -851,8 +851,6 @@ def preprocess_file(
 
 def _check_left(content: HDF5Content, samples: Samples, num_rejected: int) -> None:
     """Fail when the recordings left after setting some aside cannot train a model."""
-    from .io.ingest import check_trainable
-
     rows = np.unique(samples.recording_index)
     check_trainable(
         str(content.attrs.get("dataset", "")),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .evaluate.verdict import read_verdict_csv, verdict_paragraph
 from .io import write_text_atomic
 from .io.contracts import METRICS
 
@@ -180,8 +181,6 @@ def _with_interval(row: pd.Series) -> str:
 
 def verdict_section(datasets: Mapping[str, Mapping[str, PathLike]]) -> str:
     """HTML of the verdict of every dataset that has one (``verdict_csv``, optionally ``verdict_png``)."""
-    from .evaluate.verdict import read_verdict_csv, verdict_paragraph
-
     parts = ['<h2 id="verdict">Verdict</h2>', f'<p class="caption">{html.escape(CAPTIONS["verdict"])}</p>']
     for name, files in datasets.items():
         if not files.get("verdict_csv"):

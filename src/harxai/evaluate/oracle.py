@@ -45,6 +45,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
+
+from ..explain.jobs import group_tensors, load_job_model
+from ..io import read_hdf5
+from .ground_truth import read_ground_truth
+from .sources import read_dataset_info
+from .tables import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +281,6 @@ def verified_truth(truth: Mapping[int, Sequence[int]], oracle: pd.DataFrame) -> 
 
 def torch_predictor(model: object, device: str = "cpu", batch_size: int = 128) -> Predict:
     """A :data:`Predict` running a harxai model (list of per-group tensors -> logits) in batches."""
-    import torch
-
-    from ..explain.jobs import group_tensors
 
     def predict(features: np.ndarray) -> np.ndarray:
         out = []
@@ -308,12 +312,6 @@ def run_model_reliance_oracle(
     mode: str = "transplant",
 ) -> pd.DataFrame:
     """Job: the oracle table of a trained model on one split of ``features.h5``."""
-    from ..explain.jobs import load_job_model
-    from ..io import read_hdf5
-    from .ground_truth import read_ground_truth
-    from .sources import read_dataset_info
-    from .tables import write_csv
-
     info = read_dataset_info(features_path)
     content = read_hdf5(features_path, load=("features", "label", "split"))
     rows = np.flatnonzero(np.asarray(content["split"]).astype(str) == split)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from captum.metrics import infidelity as captum_infidelity
+from captum.metrics import sensitivity_max
 from scipy import stats
 from torch import nn
 
@@ -107,8 +109,6 @@ def sensitivity(
     model: nn.Module, inputs: np.ndarray, target: np.ndarray, method: MapMethod, spec: RobustnessSpec
 ) -> np.ndarray:
     """Per-sample ``captum.metrics.sensitivity_max`` of one method, float64 (sample,)."""
-    from captum.metrics import sensitivity_max
-
     device = _device(model)
     groups = tuple(
         torch.as_tensor(np.ascontiguousarray(inputs[:, g], dtype=np.float32), device=device)
@@ -144,8 +144,6 @@ def infidelity(
     model: nn.Module, inputs: np.ndarray, target: np.ndarray, maps: np.ndarray, spec: RobustnessSpec
 ) -> np.ndarray:
     """Per-sample ``captum.metrics.infidelity`` of one method's maps (sample, frame', joint) or (sample, joint)."""
-    from captum.metrics import infidelity as captum_infidelity
-
     device = _device(model)
     n, _, _, frames, joints, _ = inputs.shape
     m = np.asarray(maps, dtype=np.float64)

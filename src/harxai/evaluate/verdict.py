@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
+from ..plots.style import new_figure, save_figure
 from .sanity import FAIL_RHO
 from .tables import write_csv
 
@@ -207,10 +209,6 @@ def _fmt(value: float) -> str:
 
 def plot_verdict(table: pd.DataFrame, path: PathLike, title: str = "") -> Path:
     """Heat map of ranks (method x criterion), annotated with the values; grey where not applicable."""
-    import seaborn as sns
-
-    from ..plots.style import new_figure, save_figure
-
     ranks = verdict_ranks(table)
     values = table.pivot(index="method", columns="criterion", values="value").reindex(
         index=ranks.index, columns=ranks.columns

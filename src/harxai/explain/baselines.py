@@ -31,7 +31,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from captum.attr import InputXGradient
 from torch import nn
+
+from .cam import gradcam
+from .reduce import keypoint_frame
+from .shap_api import shap_values
 
 MapMethod = Callable[[nn.Module, np.ndarray, np.ndarray], np.ndarray]
 """``method(model, inputs (sample, group, channel, frame, joint, person), target (sample,))``
@@ -172,8 +177,6 @@ def input_x_gradient(
     numpy.ndarray
         float32 (sample, frame, joint), signed.
     """
-    from captum.attr import InputXGradient
-
     x = _check_inputs(inputs)
     t = np.asarray(target, dtype=np.int64).reshape(-1)
     if len(t) != len(x):
@@ -215,7 +218,6 @@ def gradcam_method(layer: str, variant: str = "standard", batch_size: int = DEFA
 
     The map is (sample, frame', joint) at the layer's frame resolution, averaged over persons.
     """
-    from .cam import gradcam
 
     def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
         t = np.asarray(target, dtype=np.int64)
@@ -241,11 +243,8 @@ def shap_method(background: np.ndarray, backend: str = "fast", absolute: bool = 
     ``keypoint_frame`` view (sum over group, channel and person; of ``|phi|`` with
     ``absolute``), float32 (sample, frame, joint).
     """
-    from .reduce import keypoint_frame
 
     def method(model: nn.Module, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
-        from . import shap_values
-
         result = shap_values(
             model,
             _group_tensors(model, inputs),

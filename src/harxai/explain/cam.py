@@ -56,6 +56,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.external import find_module, module_paths
+
 log = logging.getLogger(__name__)
 
 Variant = Literal["standard", "shapgcn"]
@@ -110,8 +112,6 @@ def resolve_layer(model: nn.Module, layer: str) -> nn.Module:
     ValueError
         When no module has that path; the message lists the closest paths.
     """
-    from ..models.external import find_module, module_paths
-
     module = find_module(model, layer)
     if module is not None:
         return module

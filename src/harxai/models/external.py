@@ -392,6 +392,7 @@ def load_external_weights(
     strip_prefixes: Sequence[str] = DEFAULT_STRIP_PREFIXES,
 ) -> None:
     """Load a state dict of the user's network; one error lists missing, unexpected and mis-shaped keys."""
+    # late: harxai.models.checkpoint imports this module (cycle)
     from .checkpoint import CheckpointError, state_dict_mismatches
 
     missing, unexpected, shapes = state_dict_mismatches(model.net, state)

@@ -30,6 +30,7 @@ from torch import nn
 from ..config import FEATURE_GROUPS
 from ..skeletons import SkeletonLayout, distance_partitions
 from .attention import make_attention
+from .external import ExternalModel, external_edge_importance
 from .layers import GraphContraction, GraphConvBlock, TemporalConvBlock
 from .presets import check_architecture
 
@@ -174,8 +175,6 @@ def edge_importance_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     (listed in ``model.edge_importance`` or named ``edge_importance``); (joint, joint) ones are
     returned as they are. An empty dict means the model has none (E perturbation is skipped).
     """
-    from .external import ExternalModel, external_edge_importance
-
     if isinstance(model, ExternalModel):
         return external_edge_importance(model)
     out: dict[str, nn.Parameter] = {}

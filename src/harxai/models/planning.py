@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from ..config import FEATURE_GROUPS, planning_sizes
+from ..explain.cam import layer_rows
 from ..skeletons import get_layout
-from .external import build_external, external_spec, is_external, module_paths
-from .network import build_model
+from .external import build_external, external_spec, find_module, is_external, module_paths
+from .network import build_model, edge_importance_parameters
 from .presets import make_architecture
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,6 @@ def planned_layer_shape_problems(
     output is checked with :func:`harxai.explain.cam.layer_rows`. A model that cannot run on the
     meta device (data-dependent operations) is not checked here (the GradCAM job checks it).
     """
-    from ..explain.cam import layer_rows
-    from .external import find_module
-
     samples, persons, joints = 2, sizes["num_persons"], sizes["num_joints"]
     outputs: dict[str, Any] = {}
     handles = []
@@ -117,6 +115,4 @@ def planned_edge_importance(
     can leave its targets out). Raises :class:`harxai.models.external.ExternalModelError` for
     listed parameters that do not exist or cannot be perturbed.
     """
-    from .network import edge_importance_parameters
-
     return list(edge_importance_parameters(planned_model(config, dataset, model)[0]))
