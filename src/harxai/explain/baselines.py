@@ -34,6 +34,7 @@ import torch
 from captum.attr import InputXGradient
 from torch import nn
 
+from ..io.contracts import FEATURES, WINDOW
 from .cam import gradcam
 from .reduce import keypoint_frame
 from .shap_api import shap_values
@@ -42,14 +43,13 @@ MapMethod = Callable[[nn.Module, np.ndarray, np.ndarray], np.ndarray]
 """``method(model, inputs (sample, group, channel, frame, joint, person), target (sample,))``
 returning a map (sample, frame, joint) or (sample, joint)."""
 
-FEATURE_AXES = ("sample", "group", "channel", "frame", "joint", "person")
 DEFAULT_BATCH = 64
 
 
 def _check_inputs(inputs: np.ndarray) -> np.ndarray:
     x = np.asarray(inputs)
-    if x.ndim != len(FEATURE_AXES):
-        raise ValueError(f"inputs must be ({', '.join(FEATURE_AXES)}), got shape {x.shape}")
+    if x.ndim != len(FEATURES):
+        raise ValueError(f"inputs must be ({', '.join(FEATURES)}), got shape {x.shape}")
     return x
 
 
@@ -61,10 +61,6 @@ def keypoint_view(maps: np.ndarray) -> np.ndarray:
     if m.ndim != 3:
         raise ValueError(f"a map must be (sample, joint) or (sample, frame, joint), got shape {m.shape}")
     return np.asarray(m.mean(axis=1), dtype=m.dtype)
-
-
-COORD_DIMS = ("sample", "channel", "frame", "joint", "person")
-"""Axes of the coordinates :func:`joint_speed` reads (``windows.h5``'s layout)."""
 
 
 def joint_speed(coords: np.ndarray) -> np.ndarray:
@@ -86,8 +82,8 @@ def joint_speed(coords: np.ndarray) -> np.ndarray:
         frame count. Nonnegative and finite for finite input.
     """
     x = np.asarray(coords, dtype=np.float64)
-    if x.ndim != len(COORD_DIMS):
-        raise ValueError(f"joint_speed: coordinates must be ({', '.join(COORD_DIMS)}), got shape {x.shape}")
+    if x.ndim != len(WINDOW):
+        raise ValueError(f"joint_speed: coordinates must be ({', '.join(WINDOW)}), got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("joint_speed: coordinates contain NaN or inf")
     samples, _, frames, joints, _ = x.shape
