@@ -56,8 +56,9 @@ from harxai.config import (
     resolve_dataset,
     synthetic_folder,
 )
-from harxai.io import Array, read_hdf5, write_hdf5
+from harxai.io import Array, HDF5ContractError, read_hdf5, write_hdf5
 from harxai.io.atomic import atomic_directory, stale_temporaries
+from harxai.io.contracts import GRADCAM
 from harxai.io.ingest import ingest_dataset
 from harxai.io.readers import ReaderError
 from harxai.models.checkpoint import CheckpointError, read_checkpoint
@@ -72,7 +73,6 @@ NTU_FILE = "S001C001P001R001A001.skeleton"
 SEED_MAX = 2**63 - 1
 
 LANDS_WITH_DATA: str | None = None  # landed: readers refuse float32 overflow, max_seconds, named JSON limits
-LANDS_WITH_ARCH = "lands with helper arch (io/contracts.py: finiteness on HDF5 write and read)"
 
 
 # ================================================================ 3. settings checked at planning
@@ -559,31 +559,69 @@ def test_memory_is_bounded_and_the_refusal_names_the_file(tmp_path: Path, case: 
     assert named in proc.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=LANDS_WITH_ARCH)
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_non_finite_array_is_refused_on_write_naming_file_and_dataset(tmp_path: Path, value: float) -> None:
-    data = np.zeros((4, 3), dtype=np.float32)
-    data[2, 1] = value
-    target = tmp_path / "shap.h5"
-    with pytest.raises(ValueError, match=r"shap\.h5") as info:
-        write_hdf5(target, {"values": Array(data, dims=("sample", "joint"))}, config={})
-    assert "values" in str(info.value)
-    assert not target.exists()
+def _gradcam_arrays(samples: int = 4, frames: int = 5, joints: int = 3) -> dict[str, np.ndarray]:
+    """A valid gradcam/<layer>.h5 content (the GRADCAM contract, as the gradcam_layer job writes it)."""
+    rng = np.random.default_rng(0)
+    cam = rng.random((samples, frames, joints)).astype(np.float32)
+    return {
+        "cam": cam,
+        "cam_negated": cam[:, ::-1].copy(),
+        "target": np.arange(samples, dtype=np.int64) % 2,
+        "label": np.arange(samples, dtype=np.int64) % 2,
+        "sample_index": np.arange(samples, dtype=np.int64),
+        "recording_id": np.array([f"rec{i}" for i in range(samples)]),
+    }
 
 
-@pytest.mark.xfail(strict=True, reason=LANDS_WITH_ARCH)
-def test_corrupted_but_readable_intermediate_is_refused_on_read(tmp_path: Path) -> None:
+_GRADCAM_ATTRS = {
+    "layer": "blocks.0",
+    "variant": "standard",
+    "elapsed_s": 0.1,
+    "forward_elapsed_s": 0.05,
+    "frames": 5,
+    "device": "cpu",
+    "threads": 1,
+    "batch_size": 4,
+}
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
+@pytest.mark.parametrize("dataset", ["cam", "cam_negated"])
+def test_non_finite_array_is_refused_on_write_naming_file_and_dataset(
+    tmp_path: Path, dataset: str, value: float
+) -> None:
+    """Through the contract every job writes with: NaN, inf or a float32 overflow (1e39) fails the
+    write naming file and dataset, and nothing is left behind (no file, no temporary)."""
+    arrays = _gradcam_arrays()
+    arrays[dataset] = arrays[dataset].astype(np.float64)
+    arrays[dataset][2, 1, 0] = value
+    target = tmp_path / "gradcam" / "blocks.0.h5"
+    target.parent.mkdir()
+    with pytest.raises(HDF5ContractError, match=r"blocks\.0\.h5") as info:
+        GRADCAM.write(target, arrays, config={}, attrs=_GRADCAM_ATTRS)
+    assert repr(dataset) in str(info.value)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_finite_arrays_pass_the_contract(tmp_path: Path) -> None:
+    """The control of the two cases around it: the same content without the bad value is written and read."""
+    target = tmp_path / "blocks.0.h5"
+    GRADCAM.write(target, _gradcam_arrays(), config={}, attrs=_GRADCAM_ATTRS)
+    np.testing.assert_array_equal(GRADCAM.read(target)["cam"], _gradcam_arrays()["cam"])
+
+
+@pytest.mark.parametrize("dataset", ["cam", "cam_negated"])
+def test_corrupted_but_readable_intermediate_is_refused_on_read(tmp_path: Path, dataset: str) -> None:
+    """A NaN written into a finished intermediate (outside harxai) stops the next reader naming the file."""
     import h5py
 
-    target = tmp_path / "shap.h5"
-    write_hdf5(
-        target, {"values": Array(np.zeros((4, 3), dtype=np.float32), dims=("sample", "joint"))}, config={}
-    )
+    target = tmp_path / "blocks.0.h5"
+    GRADCAM.write(target, _gradcam_arrays(), config={}, attrs=_GRADCAM_ATTRS)
     with h5py.File(target, "r+") as fh:
-        fh["values"][2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"shap\.h5") as info:
-        read_hdf5(target)
-    assert "values" in str(info.value)
+        fh[dataset][2, 1, 0] = np.nan
+    with pytest.raises(HDF5ContractError, match=r"blocks\.0\.h5") as info:
+        GRADCAM.read(target)
+    assert repr(dataset) in str(info.value)
 
 
 # ================================================================ 7. kinds that already held
