@@ -636,7 +636,7 @@ class Samples:
     window_start: np.ndarray
     padded: np.ndarray
     valid_frames: np.ndarray
-    confidence: np.ndarray | None = None
+    confidence: np.ndarray
     rejected: list[dict[str, str]] | None = None
 
 

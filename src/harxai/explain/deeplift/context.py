@@ -8,12 +8,14 @@ dispatches to them (:mod:`harxai.explain.deeplift.engine`, whose ``Pass`` extend
 from __future__ import annotations
 
 from torch import Tensor
+from torch.overrides import TorchFunctionMode
 
 from .functions import UnsupportedOperationError, tile_to
 
 
-class PassContext:
-    """The running pass as a rule uses it.
+class PassContext(TorchFunctionMode):
+    """The running pass as a rule uses it: a torch function mode (a rule that decomposes an
+    operation re-enters it with ``with p:``) with the pass's sizes and messages.
 
     Attributes
     ----------

@@ -50,7 +50,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from .calls import Call, ModuleTracker, Record, any_live
 from .context import PassContext
@@ -61,7 +60,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 64
 
 
-class Pass(PassContext, TorchFunctionMode):
+class Pass(PassContext):
     """One pass of the model under the engine: every operation on a live tensor goes to its rule.
 
     Subclasses say what a pass does with a rule (:class:`ReferencePass`: ``rule.reference``
