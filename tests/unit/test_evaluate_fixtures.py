@@ -16,6 +16,7 @@ from torch import nn
 
 from harxai.evaluate.jobs import collect_scores
 from harxai.io import Array, write_hdf5
+from harxai.models import build_model, make_architecture, save_checkpoint
 from harxai.skeletons import SkeletonLayout
 
 JOINTS = ("head", "neck", "chest", "pelvis", "knee", "foot")
@@ -184,12 +185,9 @@ def make_inputs(
     return Inputs(root, feats, windows, explain, shap, gradcam, metrics, truth_dir, labels, planted, scores)
 
 
-def tiny_checkpoint(path: Path, num_classes: int = 3, seed: int = 0) -> Path:
-    """Save a freshly initialised tiny harxai model for the chain layout."""
-    from harxai.models import build_model, make_architecture, save_checkpoint
-
-    torch.manual_seed(seed)
-    arch = make_architecture(
+def tiny_architecture(num_classes: int = 3) -> dict[str, object]:
+    """The tiny harxai preset for the chain layout: four groups of 2 channels, joint attention, no dropout."""
+    return make_architecture(
         "tiny",
         attention="joint",
         dropout=0.0,
@@ -197,6 +195,17 @@ def tiny_checkpoint(path: Path, num_classes: int = 3, seed: int = 0) -> Path:
         layout=LAYOUT.to_dict(),
         num_classes=num_classes,
     )
+
+
+def tiny_model(num_classes: int = 3) -> nn.Module:
+    """A freshly initialised :func:`tiny_architecture` network in eval mode."""
+    return build_model(tiny_architecture(num_classes)).eval()
+
+
+def tiny_checkpoint(path: Path, num_classes: int = 3, seed: int = 0) -> Path:
+    """Save a freshly initialised tiny harxai model for the chain layout."""
+    torch.manual_seed(seed)
+    arch = tiny_architecture(num_classes)
     model = build_model(arch)
     with torch.no_grad():  # trained-looking E: not all ones, so self_loop steps are non-zero
         for name, p in model.named_parameters():

@@ -9,6 +9,7 @@ from scipy import stats
 from test_evaluate_fixtures import LAYOUT
 from verdict_models import SmallNet, key_point_data
 
+from harxai.config import FEATURE_GROUPS
 from harxai.evaluate.sanity import (
     cascading_randomization,
     cascading_stages,
@@ -51,21 +52,12 @@ def test_depths_order_a_chain_from_the_classifier() -> None:
 
 
 def test_parallel_branches_of_the_harxai_model_share_a_depth() -> None:
-    from harxai.models import build_model, make_architecture
+    from test_evaluate_fixtures import tiny_model
 
-    groups = ("joint", "velocity", "bone", "acceleration")
-    arch = make_architecture(
-        "tiny",
-        attention="joint",
-        dropout=0.0,
-        in_channels=dict.fromkeys(groups, 2),
-        layout=LAYOUT.to_dict(),
-        num_classes=3,
-    )
-    net = build_model(arch).eval()
+    net = tiny_model()
     x = np.random.default_rng(0).normal(size=(2, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
     d = parameter_depths(net, x)
-    assert len({d[f"branches.{g}.init_bn.weight"] for g in groups}) == 1
+    assert len({d[f"branches.{g}.init_bn.weight"] for g in FEATURE_GROUPS}) == 1
     assert min(d, key=d.__getitem__).startswith("classifier")
     assert max(d.values()) == d["branches.joint.init_bn.weight"]
     stages = cascading_stages(net, x, num_stages=4)

@@ -140,7 +140,7 @@ def test_plot_handles_a_single_method(tmp_path: Path) -> None:
 
 def test_the_parts_plug_into_one_verdict_on_a_harxai_model(tmp_path: Path) -> None:
     """Faithfulness, sanity and robustness of real map methods on a tiny harxai model end in one verdict."""
-    from test_evaluate_fixtures import LAYOUT
+    from test_evaluate_fixtures import LAYOUT, tiny_model
 
     from harxai.evaluate.faithfulness import (
         CurveSpec,
@@ -160,18 +160,8 @@ def test_the_parts_plug_into_one_verdict_on_a_harxai_model(tmp_path: Path) -> No
         random_method,
         shap_method,
     )
-    from harxai.models import build_model, make_architecture
 
-    groups = ("joint", "velocity", "bone", "acceleration")
-    arch = make_architecture(
-        "tiny",
-        attention="joint",
-        dropout=0.0,
-        in_channels=dict.fromkeys(groups, 2),
-        layout=LAYOUT.to_dict(),
-        num_classes=3,
-    )
-    net = build_model(arch).eval()
+    net = tiny_model()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
     bg = rng.normal(size=(4, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)

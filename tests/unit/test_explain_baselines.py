@@ -69,23 +69,13 @@ def test_input_x_gradient_equals_autograd_times_input() -> None:
 
 
 def test_gradcam_and_shap_map_methods_match_the_explainers() -> None:
-    from test_evaluate_fixtures import LAYOUT
+    from test_evaluate_fixtures import LAYOUT, tiny_model
 
     from harxai.explain import shap_values
     from harxai.explain.baselines import gradcam_method, shap_method
     from harxai.explain.cam import gradcam
-    from harxai.models import build_model, make_architecture
 
-    groups = ("joint", "velocity", "bone", "acceleration")
-    arch = make_architecture(
-        "tiny",
-        attention="joint",
-        dropout=0.0,
-        in_channels=dict.fromkeys(groups, 2),
-        layout=LAYOUT.to_dict(),
-        num_classes=3,
-    )
-    net = build_model(arch).eval()
+    net = tiny_model()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
     bg = rng.normal(size=(2, 4, 2, 8, LAYOUT.num_joints, 1)).astype(np.float32)
