@@ -13,7 +13,7 @@ fresh Python process, one after the other, on the previous stage's output:
   :func:`harxai.models.training.read_features` and read every training row once, in shuffled
   batches of the default batch size (one epoch of data loading);
 - ``background``: the explanation's read of ``features.h5``
-  (:func:`harxai.explain.selection.select_background`, 100 rows).
+  (:func:`harxai.explain.jobs.select_background`, 100 rows).
 
 Each stage reports its wall seconds, seconds per sample and the peak resident set size of its
 process (``ru_maxrss``, which includes the interpreter and imported libraries). The output is
@@ -106,7 +106,7 @@ def run_stage(stage: str, raw: Path, work: Path, threads: int) -> dict[str, Any]
             fs.rows(index[s : s + size])
         fs.close()
     elif stage == "background":
-        from harxai.explain.selection import select_background
+        from harxai.explain.jobs import select_background
 
         select_background(features, work / "background.h5", 100, 20, 1234)
     else:
@@ -217,6 +217,8 @@ def main() -> None:
         for stage in args.stages:
             r = child(stage, raw, work, args.threads)
             r["seconds_per_sample"] = r["seconds"] / n
+            r["cpu_seconds_per_sample"] = r["cpu_seconds"] / n
+            r["load_average_1min"] = os.getloadavg()[0]
             figures[stage] = r
             print(f"{n} {stage}: {r}", file=sys.stderr, flush=True)
         for name in ("sequences.h5", "windows.h5", "features.h5"):
