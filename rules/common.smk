@@ -128,6 +128,6 @@ def model_resources(key):
 
 
 # The one place of the rules' resources: rules that run the model take theirs from config
-# (compute), every other rule is light (one thread).
+# (compute), every other rule is light (one thread; ingest_dataset takes compute.threads reader processes).
 MODEL_RESOURCES = {key: model_resources(key) for key in ("mem_mb", "runtime", "gpu")}
 LIGHT_RESOURCES = {"mem_mb": 2000, "runtime": 30, "gpu": 0}

@@ -46,7 +46,7 @@ rule ingest_dataset:
         "results/benchmarks/ingest_dataset/{dataset}.tsv"
     conda:
         "../envs/harxai.yaml"
-    threads: 1
+    threads: model_resources("threads")
     resources:
         **LIGHT_RESOURCES,
     params:

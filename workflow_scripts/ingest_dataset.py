@@ -13,4 +13,5 @@ run_job(
     spec=dict(snakemake.params.dataset),
     layout=dict(snakemake.params.layout),
     output=snakemake.output[0],
+    threads=snakemake.threads,
 )

@@ -40,6 +40,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .config import FEATURE_GROUPS
+from .io.blocks import BlockWriter, LazyRows, read_except
 from .io.contracts import FEATURE_SET, SAMPLE, WINDOWS
 from .io.hdf5 import provenance_attrs
 from .skeletons import SkeletonLayout
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 BONE_EPS = 1e-4
 """Added to the bone length before dividing, as in the seed."""
 CHUNK_SAMPLES = 128
-"""Samples processed at a time by :func:`compute_feature_file` (bounds temporary memory)."""
+"""Samples read, processed and appended to ``features.h5`` at a time by :func:`compute_feature_file`."""
 PROGRESS_EVERY = 1024
 """Log progress at INFO about every this many samples."""
 AXES = ("x", "y", "z")
@@ -354,11 +355,6 @@ def compute_features(
     return out
 
 
-def _optional(content: Any, key: str) -> np.ndarray | None:
-    """A dataset that older files lack (``confidence``), or None."""
-    return content[key] if key in content else None  # noqa: SIM401 - HDF5Content has no get
-
-
 def compute_feature_file(
     input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], params: Mapping[str, Any]
 ) -> None:
@@ -379,33 +375,37 @@ def compute_feature_file(
         {group: [names]}); provenance ``config`` holds the parameters.
     params
         The ``features`` config block.
+
+    Memory stays bounded: :data:`CHUNK_SAMPLES` samples are read, processed and appended to
+    the output at a time; the values are those of :func:`compute_features` on the whole array.
     """
     p = FeatureParams.from_dict(params)
-    content = WINDOWS.read(input_path)
+    content = read_except(WINDOWS, input_path, ("data", "confidence"))
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
-    data = content["data"]
-    confidence = _optional(content, "confidence")
-    num_samples, num_channels, num_frames, num_joints, num_persons = data.shape
-    names = channel_names(num_channels)
-    shape = (num_samples, len(FEATURE_GROUPS), 2 * num_channels, num_frames, num_joints, num_persons)
-    try:
-        out = np.zeros(shape, np.float32)
-    except MemoryError:
-        raise MemoryError(f"{input_path}: out of memory allocating features of shape {shape}") from None
-    for start in range(0, num_samples, CHUNK_SAMPLES):
-        stop = min(start + CHUNK_SAMPLES, num_samples)
-        conf = None if confidence is None else confidence[start:stop]
-        out[start:stop] = compute_features(data[start:stop], layout, p, conf)
-        if stop < num_samples and stop // PROGRESS_EVERY > start // PROGRESS_EVERY:
-            log.info("features of %d / %d samples", stop, num_samples)
-    arrays: dict[str, np.ndarray] = {"features": out}
-    if confidence is not None:
-        arrays["confidence"] = confidence
-    arrays.update({key: content[key] for key in WINDOWS.names(SAMPLE) if key in content})
-    provenance = set(provenance_attrs({}, [], None))
-    attrs: dict[str, Any] = {k: v for k, v in content.attrs.items() if k not in provenance}
-    attrs.update(groups=list(FEATURE_GROUPS), channel_names=names)
-    FEATURE_SET.write(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    with LazyRows(WINDOWS, input_path) as src, BlockWriter(output_path, FEATURE_SET) as out:
+        num_samples, num_channels, num_frames, num_joints, num_persons = src.shape("data")
+        has_confidence = "confidence" in src
+        names = channel_names(num_channels)
+        if num_samples == 0:
+            shape = (0, len(FEATURE_GROUPS), 2 * num_channels, num_frames, num_joints, num_persons)
+            out.append("features", np.zeros(shape, np.float32))
+            if has_confidence:
+                out.append("confidence", src.rows("confidence", 0, 0))
+        for start in range(0, num_samples, CHUNK_SAMPLES):
+            stop = min(start + CHUNK_SAMPLES, num_samples)
+            conf = src.rows("confidence", start, stop) if has_confidence else None
+            out.append("features", compute_features(src.rows("data", start, stop), layout, p, conf))
+            if conf is not None:
+                out.append("confidence", conf)
+            if stop < num_samples and stop // PROGRESS_EVERY > start // PROGRESS_EVERY:
+                log.info("features of %d / %d samples", stop, num_samples)
+        for key in WINDOWS.names(SAMPLE):
+            if key in content:
+                out.write(key, content[key])
+        provenance = set(provenance_attrs({}, [], None))
+        attrs: dict[str, Any] = {k: v for k, v in content.attrs.items() if k not in provenance}
+        attrs.update(groups=list(FEATURE_GROUPS), channel_names=names)
+        out.finish(config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: features of %d samples, groups %s, %d channels each, %d frames",
         input_path,

@@ -57,6 +57,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .io import HDF5Content
 from .io.atomic import write_text_atomic
+from .io.blocks import BlockWriter, LazyRows, read_except
 from .io.contracts import SAMPLE, SEQUENCES, WINDOWS
 from .io.ingest import check_trainable
 from .skeletons import SkeletonLayout
@@ -68,6 +69,10 @@ CentreOn = Literal["mid_pelvis", "center"]
 CENTRE_ON: dict[str, CentreOn] = {"fixed": "center", "windows": "mid_pelvis"}
 PROGRESS_EVERY = 500
 """Log progress at INFO every this many recordings."""
+BLOCK_RECORDINGS = 256
+"""Recordings read, preprocessed and appended to ``windows.h5`` at a time by :func:`preprocess_file`."""
+FRAME_DATASETS = ("coords", "timestamps", "confidence")
+"""Per-frame datasets of ``sequences.h5``, read block by block."""
 
 
 CARRIED_ATTRS = ("dataset", "kind", "layout", "class_names", "task", "num_channels")
@@ -640,10 +645,10 @@ class Samples:
     rejected: list[dict[str, str]] | None = None
 
 
-def _check_offsets(content: HDF5Content) -> tuple[np.ndarray, np.ndarray]:
+def _check_offsets(content: HDF5Content, total: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     offsets = content["offsets"].astype(np.int64)
     lengths = content["lengths"].astype(np.int64)
-    total = content["coords"].shape[0]
+    total = content["coords"].shape[0] if total is None else total
     bad = np.flatnonzero((lengths < 1) | (offsets < 0) | (offsets + lengths > total))
     if bad.size:
         i = int(bad[0])
@@ -680,6 +685,62 @@ def preprocess_sequences(
     Samples
         All samples of the kept recordings in recording order.
     """
+    samples, too_long, failed = _preprocess_block(content, layout, params, on_bad_recording)
+    samples.rejected = too_long + failed
+    return samples
+
+
+def _too_long(
+    path: object, recording_id: str, last_t: float, params: PreprocessParams
+) -> BadRecording | None:
+    """The error of a recording whose last time stamp exceeds ``max_seconds`` (or is not finite)."""
+    if np.isfinite(last_t) and last_t <= params.max_seconds:
+        return None
+    return BadRecording(
+        f"{path}: recording {recording_id!r}: recording too long: {last_t:.6g} s, "
+        f"more than preprocess.max_seconds = {params.max_seconds:g} s"
+    )
+
+
+def _first_too_long(
+    content: HDF5Content,
+    src: LazyRows,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    params: PreprocessParams,
+    block: int,
+) -> None:
+    """Under ``on_bad_recording: error``: raise for the first recording too long, before any
+    other work, as :func:`preprocess_sequences` does on the whole file."""
+    for r0 in range(0, offsets.shape[0], block):
+        r1 = min(r0 + block, offsets.shape[0])
+        f0 = int(offsets[r0:r1].min())
+        last = src.rows("timestamps", f0, int((offsets[r0:r1] + lengths[r0:r1]).max()))
+        for i in range(r0, r1):
+            long = _too_long(
+                content.path,
+                str(content["recording_id"][i]),
+                float(last[offsets[i] + lengths[i] - 1 - f0]),
+                params,
+            )
+            if long is not None:
+                raise BadRecording(f"{_source(content, i)}: {long}")
+
+
+def _preprocess_block(
+    content: HDF5Content,
+    layout: SkeletonLayout,
+    params: PreprocessParams,
+    on_bad_recording: str,
+    row0: int = 0,
+    total: int | None = None,
+) -> tuple[Samples, list[dict[str, str]], list[dict[str, str]]]:
+    """:func:`preprocess_sequences` of the recordings in ``content`` (rows ``row0`` on of the file).
+
+    Returns the samples (``recording_index`` relative to ``content``) and the recordings set
+    aside, in two lists: too long (refused before any work) and failed while preprocessing,
+    so that a file processed block by block lists them in the order of the whole file.
+    """
     if on_bad_recording not in ("skip", "error"):
         raise ValueError(f"on_bad_recording must be skip or error, got {on_bad_recording!r}")
     offsets, lengths = _check_offsets(content)
@@ -687,10 +748,11 @@ def preprocess_sequences(
     confidence = content["confidence"] if "confidence" in content else None  # noqa: SIM401
     num_rec = offsets.shape[0]
     last_t = timestamps[offsets + lengths - 1] if num_rec else np.zeros(0)
-    rejected: list[dict[str, str]] = []
+    too_long: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
     kept = np.ones(num_rec, dtype=bool)
 
-    def reject(i: int, exc: BadRecording) -> None:
+    def reject(i: int, exc: BadRecording, rejected: list[dict[str, str]]) -> None:
         source = _source(content, i)
         if on_bad_recording == "error":
             raise BadRecording(f"{source}: {exc}") from None
@@ -702,14 +764,9 @@ def preprocess_sequences(
 
     counts = np.zeros(num_rec, dtype=np.int64)
     for i, t in enumerate(last_t):
-        if not (np.isfinite(t) and t <= params.max_seconds):  # refused before anything is allocated
-            reject(
-                i,
-                BadRecording(
-                    f"{content.path}: recording {str(ids[i])!r}: recording too long: {float(t):.6g} s, "
-                    f"more than preprocess.max_seconds = {params.max_seconds:g} s"
-                ),
-            )
+        long = _too_long(content.path, str(ids[i]), float(t), params)
+        if long is not None:  # refused before anything is allocated
+            reject(i, long, too_long)
             continue
         counts[i] = count_samples(resampled_length(float(t), params.target_fps), params)
     _, num_channels, num_joints, num_persons = coords.shape
@@ -740,10 +797,10 @@ def preprocess_sequences(
                 None if confidence is None else confidence[sl],
             )
         except BadRecording as exc:
-            reject(i, exc)
+            reject(i, exc, failed)
             continue
         except MemoryError:
-            reject(i, BadRecording(f"{name}: out of memory while preprocessing the recording"))
+            reject(i, BadRecording(f"{name}: out of memory while preprocessing the recording"), failed)
             continue
         rows = slice(first[i], first[i + 1])
         data[rows] = samples.transpose(0, 2, 1, 3, 4)
@@ -751,14 +808,14 @@ def preprocess_sequences(
         starts[rows] = win_start
         padded[rows] = pad
         valid[rows] = np.minimum(num_frames - np.round(win_start * params.target_fps), params.sample_frames)
-        if (i + 1) % PROGRESS_EVERY == 0:
-            log.info("preprocessed %d / %d recordings", i + 1, num_rec)
+        if (row0 + i + 1) % PROGRESS_EVERY == 0:
+            log.info("preprocessed %d / %d recordings", row0 + i + 1, num_rec if total is None else total)
     recording_index = np.repeat(np.arange(num_rec, dtype=np.int64), counts)
     keep_rows = kept[recording_index]
     if not keep_rows.all():
         data, conf_out, starts = data[keep_rows], conf_out[keep_rows], starts[keep_rows]
         padded, valid, recording_index = padded[keep_rows], valid[keep_rows], recording_index[keep_rows]
-    return Samples(data, recording_index, starts, padded, valid, conf_out, rejected)
+    return Samples(data, recording_index, starts, padded, valid, conf_out), too_long, failed
 
 
 def write_rejected(path: str | os.PathLike[str], rows: list[dict[str, str]]) -> None:
@@ -771,13 +828,13 @@ def write_rejected(path: str | os.PathLike[str], rows: list[dict[str, str]]) -> 
     write_text_atomic(path, buffer.getvalue())
 
 
-def _per_sample_arrays(content: HDF5Content, samples: Samples) -> dict[str, np.ndarray]:
+def _per_sample_arrays(content: HDF5Content, recording_index: np.ndarray) -> dict[str, np.ndarray]:
     """Per-recording metadata of ``sequences.h5`` repeated for each of its samples."""
     out: dict[str, np.ndarray] = {}
     for key in SEQUENCES.names(SAMPLE):
         if key in NOT_CARRIED or key not in content:
             continue
-        out[RENAMED.get(key, key)] = content[key][samples.recording_index]
+        out[RENAMED.get(key, key)] = content[key][recording_index]
     return out
 
 
@@ -788,8 +845,14 @@ def preprocess_file(
     segment: str,
     rejected_path: str | os.PathLike[str] | None = None,
     on_bad_recording: str = "skip",
+    block_recordings: int = BLOCK_RECORDINGS,
 ) -> None:
     """Preprocess ``sequences.h5`` into ``windows.h5`` (rule ``preprocess_sequences``).
+
+    Memory stays bounded: the recordings are read, preprocessed and appended to the output
+    ``block_recordings`` at a time; only per-recording and per-sample metadata is held whole.
+    The values (and the order of ``rejected.csv``) do not depend on the block size: they are
+    those of :func:`preprocess_sequences` on the whole file.
 
     Parameters
     ----------
@@ -813,45 +876,79 @@ def preprocess_file(
         of the input) and by this stage. None: not written.
     on_bad_recording
         The dataset's ``on_bad_recording`` (``skip`` or ``error``).
+    block_recordings
+        Recordings per block.
     """
     p = PreprocessParams.from_dict(params, segment)
-    content = SEQUENCES.read(input_path)
+    if block_recordings < 1:
+        raise ValueError(f"block_recordings must be >= 1, got {block_recordings}")
+    content = read_except(SEQUENCES, input_path, FRAME_DATASETS)
     layout = SkeletonLayout.from_dict(content.json_attr("layout"))
-    samples = preprocess_sequences(content, layout, p, on_bad_recording)
-    rejected = list(content.json_attr("rejected") if "rejected" in content.attrs else []) + list(
-        samples.rejected or []
-    )
-    if samples.rejected:
-        _check_left(content, samples, len(rejected))
-    arrays: dict[str, np.ndarray] = {
-        "data": samples.data,
-        "confidence": samples.confidence,
-        **_per_sample_arrays(content, samples),
-        "window_start": samples.window_start,
-        "padded": samples.padded,
-        "valid_frames": samples.valid_frames,
-        "recording_index": samples.recording_index,
-    }
-    attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
-    attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
-    if rejected_path is not None:
-        write_rejected(rejected_path, rejected)
-    WINDOWS.write(output_path, arrays, config=asdict(p), inputs=[str(input_path)], attrs=attrs)
+    ingest_rejected = list(content.json_attr("rejected") if "rejected" in content.attrs else [])
+    too_long: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+    index_parts: list[np.ndarray] = []
+    num_padded = 0
+    with LazyRows(SEQUENCES, input_path) as src, BlockWriter(output_path, WINDOWS) as out:
+        _, num_channels, num_joints, num_persons = src.shape("coords")
+        offsets, lengths = _check_offsets(content, src.shape("coords")[0])
+        num_rec = offsets.shape[0]
+        if on_bad_recording == "error":
+            _first_too_long(content, src, offsets, lengths, p, block_recordings)
+        for r0 in range(0, num_rec, block_recordings):
+            r1 = min(r0 + block_recordings, num_rec)
+            f0 = int(offsets[r0:r1].min())
+            f1 = int((offsets[r0:r1] + lengths[r0:r1]).max())
+            arrays = {name: src.rows(name, f0, f1) for name in FRAME_DATASETS if name in src}
+            arrays.update(offsets=offsets[r0:r1] - f0, lengths=lengths[r0:r1])
+            for key in ("recording_id", "source_file"):
+                if key in content:
+                    arrays[key] = content[key][r0:r1]
+            block = HDF5Content(path=content.path, arrays=arrays, dims={})
+            samples, long_rows, failed_rows = _preprocess_block(
+                block, layout, p, on_bad_recording, r0, num_rec
+            )
+            too_long += long_rows
+            failed += failed_rows
+            out.append("data", samples.data)
+            out.append("confidence", samples.confidence)
+            out.append("window_start", samples.window_start)
+            out.append("padded", samples.padded)
+            out.append("valid_frames", samples.valid_frames)
+            index_parts.append(samples.recording_index + r0)
+            num_padded += int(samples.padded.sum())
+        if num_rec == 0:
+            out.append("data", np.zeros((0, num_channels, p.sample_frames, num_joints, num_persons)))
+            out.append("confidence", np.zeros((0, p.sample_frames, num_joints, num_persons)))
+            for key, dtype in (("window_start", np.float32), ("padded", np.int8), ("valid_frames", np.int64)):
+                out.append(key, np.zeros(0, dtype))
+        recording_index = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int64)
+        rejected = ingest_rejected + too_long + failed
+        if too_long or failed:
+            _check_left(content, recording_index, len(rejected))
+        for key, values in _per_sample_arrays(content, recording_index).items():
+            out.write(key, values)
+        out.write("recording_index", recording_index)
+        attrs: dict[str, Any] = {k: content.attrs[k] for k in CARRIED_ATTRS if k in content.attrs}
+        attrs.update(fps=float(p.target_fps), segment=p.segment, centre_on=p.centre_on)
+        if rejected_path is not None:
+            write_rejected(rejected_path, rejected)
+        out.finish(config=asdict(p), inputs=[str(input_path)], attrs=attrs)
     log.info(
         "%s: %d recordings -> %d samples (%d padded), segment %s, %d frames per sample at %g fps",
         input_path,
-        content["offsets"].shape[0],
-        samples.data.shape[0],
-        int(samples.padded.sum()),
+        num_rec,
+        recording_index.shape[0],
+        num_padded,
         p.segment,
         p.sample_frames,
         p.target_fps,
     )
 
 
-def _check_left(content: HDF5Content, samples: Samples, num_rejected: int) -> None:
+def _check_left(content: HDF5Content, recording_index: np.ndarray, num_rejected: int) -> None:
     """Fail when the recordings left after setting some aside cannot train a model."""
-    rows = np.unique(samples.recording_index)
+    rows = np.unique(recording_index)
     check_trainable(
         str(content.attrs.get("dataset", "")),
         content.path,

@@ -22,9 +22,10 @@ def generate_synthetic(out_dir: PathLike, params: Mapping[str, Any], seed: int) 
     synthetic.generate_synthetic(out_dir=out_dir, params=params, seed=seed)
 
 
-def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str) -> None:
-    """Rule ingest_dataset: raw skeleton files -> ``sequences.h5`` (:func:`harxai.io.ingest.ingest_dataset`)."""
-    ingest.ingest_dataset(spec=spec, layout=layout, output=output)
+def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str, threads: int = 1) -> None:
+    """Rule ingest_dataset: raw skeleton files -> ``sequences.h5`` with ``threads`` reader
+    processes (:func:`harxai.io.ingest.ingest_dataset`)."""
+    ingest.ingest_dataset(spec=spec, layout=layout, output=output, threads=threads)
 
 
 def preprocess_sequences(

@@ -193,8 +193,11 @@ class FileContract:
         )
         for name in wanted:
             self.spec(name)
-        expected = {s.name: s.dims for s in self.datasets if s.name in present or s.name in wanted}
-        content = read_hdf5(path, expected=expected, load=wanted)
+        # the declared datasets present but not loaded: dims checked without reading their values
+        _check_dims(
+            path, {s.name: s.dims for s in self.datasets if s.name in present and s.name not in wanted}
+        )
+        content = read_hdf5(path, expected={n: self.dims(n) for n in wanted}, load=wanted)
         for name in wanted:
             if name in content.arrays:
                 _check_finite(path, self.spec(name), content.arrays[name])
@@ -209,6 +212,20 @@ class FileContract:
 def _dataset_names(path: PathLike) -> set[str]:
     with open_hdf5(path) as fh:
         return set(dataset_names(fh))
+
+
+def _check_dims(path: PathLike, expected: Mapping[str, tuple[str, ...]]) -> None:
+    """The ``dims`` attribute of each dataset in ``expected`` (values stay on disk)."""
+    if not expected:
+        return
+    with open_hdf5(path) as fh:
+        for name, dims in expected.items():
+            raw = fh[name].attrs.get("dims", "")
+            got = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            if got != ",".join(dims):
+                raise HDF5ContractError(
+                    f"{path}: dataset {name!r} has dims '{got}', expected '{','.join(dims)}'"
+                )
 
 
 def _d(name: str, dims: tuple[str, ...], dtype: str, doc: str, **kw: Any) -> DatasetSpec:

@@ -52,15 +52,23 @@ Bad recordings
     the dataset as a whole (folder, manifest, labels) always stop the job. A dataset that
     lost recordings this way and is left with no training recording, or with fewer than two
     classes among them, fails with a clear message.
+
+Memory and speed
+    The files are parsed by ``threads`` reader processes (:func:`harxai.io.pool.read_many`,
+    the rule's ``compute.threads``), results taken in file order, so the output does not
+    depend on the number of processes; a reader error comes back to this process, which
+    applies ``on_bad_recording``. Each recording's frames are appended to the output as soon
+    as it is read (:class:`FrameStore`, :class:`harxai.io.blocks.BlockWriter` through the
+    ``SEQUENCES`` contract), so only per-recording metadata is held (``docs/scale.md``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +76,9 @@ import numpy as np
 
 from ..config import ConfigError
 from ..skeletons import SkeletonLayout, get_layout
+from .blocks import BlockWriter
 from .contracts import SEQUENCES
+from .pool import ReadJob, read_many
 from .readers import (
     NTU_NAME,
     Manifest,
@@ -100,7 +110,6 @@ REJECTED_FIELDS = ("recording_id", "file", "stage", "reason")
 SPLIT_SEED = 20240531
 """Seed of :func:`random_group_split` (fixed, so the split does not depend on the run)."""
 DEFAULT_IGNORE_LIST = "samples_with_missing_skeletons.txt"
-PROGRESS_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -231,29 +240,84 @@ def rejection(recording_id: str, path: Path | str, stage: str, reason: str) -> d
     return {"recording_id": recording_id, "file": str(path), "stage": stage, "reason": reason}
 
 
-class _Rejects:
-    """Applies ``on_bad_recording`` to reader errors and gathers what is set aside."""
+FRAME_DATASETS = ("coords", "confidence", "timestamps")
+"""Per-frame datasets of ``sequences.h5``, appended recording by recording."""
 
-    def __init__(self, params: IngestParams) -> None:
+
+class FrameStore:
+    """Appends each recording's frames to the open output and keeps only its metadata.
+
+    :meth:`put` appends ``coords``, ``confidence`` and ``timestamps`` (cast and checked by the
+    :data:`~harxai.io.contracts.SEQUENCES` contract) and returns the recording with the three
+    replaced by read-only zero-size views of the same shape (``num_frames`` still holds), so
+    the list of samples stays small whatever the dataset's size.
+    """
+
+    def __init__(self, writer: BlockWriter) -> None:
+        self.writer = writer
+        self.spans: list[tuple[int, int]] = []
+        self._index: dict[int, int] = {}
+
+    def put(self, rec: Recording) -> Recording:
+        start = self.writer.length("coords")
+        for name in FRAME_DATASETS:
+            self.writer.append(name, getattr(rec, name))
+        self.spans.append((start, start + rec.num_frames))
+        light = replace(
+            rec,
+            coords=_empty_view(rec.coords),
+            timestamps=_empty_view(rec.timestamps),
+            confidence=_empty_view(np.asarray(rec.confidence, dtype=np.float32)),
+        )
+        self._index[id(light)] = len(self.spans) - 1
+        return light
+
+    def keep(self, recordings: Sequence[Recording]) -> np.ndarray:
+        """Keep the frames of ``recordings`` (in put order) only; returns their offsets in the output."""
+        rows = [self._index[id(r)] for r in recordings]
+        if any(b <= a for a, b in itertools.pairwise(rows)):
+            raise ValueError("FrameStore.keep: recordings must be a subsequence of those put")
+        spans = [self.spans[k] for k in rows]
+        if rows != list(range(len(self.spans))):
+            self.writer.keep_rows(FRAME_DATASETS, spans)
+        lengths = np.array([b - a for a, b in spans], dtype=np.int64)
+        return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+
+def _empty_view(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``' shape and dtype that holds no memory."""
+    return np.broadcast_to(np.zeros((), values.dtype), values.shape)
+
+
+class _Rejects:
+    """Reads the files (``threads`` reader processes), applies ``on_bad_recording`` to reader
+    errors and gathers what is set aside; each recording read goes to the :class:`FrameStore`."""
+
+    def __init__(self, params: IngestParams, store: FrameStore, threads: int) -> None:
         self.params = params
+        self.store = store
+        self.threads = threads
         self.rows: list[dict[str, str]] = []
 
-    def read(self, path: Path, recording_id: str, read: Callable[[], Recording]) -> Recording | None:
-        try:
-            try:
-                return read()
-            except MemoryError:
-                raise ReaderError(path, "out of memory while reading the recording") from None
-        except ReaderError as exc:
-            if self.params.on_bad_recording == "error":
-                raise
-            log.warning("set aside %s (on_bad_recording: skip): %s", path, exc.problem)
-            self.rows.append(rejection(recording_id, exc.path, "ingest", str(exc)))
-            return None
+    def read_all(
+        self, jobs: Sequence[ReadJob[Recording]], ids: Sequence[str]
+    ) -> Iterator[tuple[int, Recording]]:
+        """Yield ``(position, light recording)`` in input order for the jobs that read."""
+        for i, result in enumerate(read_many(jobs, self.threads)):
+            if isinstance(result, ReaderError):
+                if self.params.on_bad_recording == "error":
+                    raise result
+                log.warning("set aside %s (on_bad_recording: skip): %s", result.path, result.problem)
+                self.rows.append(rejection(ids[i], result.path, "ingest", str(result)))
+                continue
+            yield i, self.store.put(result)
 
 
-def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str) -> None:
+def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str, threads: int = 1) -> None:
     """Read every raw file of a dataset and write ``sequences.h5``.
+
+    Memory stays bounded: each recording's frames are appended to the output (a temporary
+    file until the end) as soon as it is read, and only per-recording metadata is kept.
 
     Parameters
     ----------
@@ -266,6 +330,8 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         Path of ``sequences.h5`` (contract: ``notes/contracts.md``, datasets ``coords``
         (frame, channel, joint, person), ``timestamps``, ``offsets``, ``lengths``, ``label``,
         ``recording_id``, ``group``, ``split``, ``fps``, ``interpolated``).
+    threads
+        Reader processes (:func:`harxai.io.pool.read_many`); the output does not depend on it.
 
     Raises
     ------
@@ -281,7 +347,19 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         skeleton.name,
         params.path,
     )
-    collected = collect_samples(params, skeleton)
+    with BlockWriter(output, SEQUENCES) as writer:
+        store = FrameStore(writer)
+        collected = collect_samples(params, skeleton, store, threads)
+        _finish_ingest(collected, params, skeleton, store, {"dataset": dict(spec), "layout": dict(layout)})
+
+
+def _finish_ingest(
+    collected: Collected,
+    params: IngestParams,
+    skeleton: SkeletonLayout,
+    store: FrameStore,
+    config: Mapping[str, Any],
+) -> None:
     if collected.rejected:
         log.warning(
             "dataset %r: %d recordings set aside (listed in results/%s/rejected.csv)",
@@ -311,14 +389,14 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         if counts[side] == 0:
             log.warning("dataset %r has no %s recordings", params.name, side)
     write_sequences(
-        output,
+        store,
         samples,
         labels,
         splits,
         class_names=class_names,
         params=params,
         layout=skeleton,
-        config={"dataset": dict(spec), "layout": dict(layout)},
+        config=config,
         inputs=collected.inputs,
         rejected=collected.rejected,
     )
@@ -343,15 +421,18 @@ def check_trainable(
         )
 
 
-def collect_samples(params: IngestParams, layout: SkeletonLayout) -> Collected:
-    """Read every raw file of the dataset with the reader of its kind."""
+def collect_samples(
+    params: IngestParams, layout: SkeletonLayout, store: FrameStore, threads: int = 1
+) -> Collected:
+    """Read every raw file of the dataset with the reader of its kind (frames go to ``store``)."""
+    rejects = _Rejects(params, store, threads)
     if params.reader == "ntu":
-        return _collect_ntu(params, layout)
+        return _collect_ntu(params, layout, rejects)
     if params.reader == "kinetics_json":
-        return _collect_kinetics(params, layout)
+        return _collect_kinetics(params, layout, rejects)
     if params.reader == "openpose_json":
-        return _collect_openpose(params, layout)
-    return _collect_csv(params, layout)
+        return _collect_openpose(params, layout, rejects)
+    return _collect_csv(params, layout, rejects)
 
 
 def _list_files(params: IngestParams, suffix: str, exclude: Path | None = None) -> list[Path]:
@@ -421,16 +502,15 @@ def _int_label(row: ManifestRow, path: Path) -> int:
         ) from None
 
 
-def _progress(i: int, total: int, rec: Recording) -> None:
+def _progress(rec: Recording) -> None:
+    """Per-recording log line (the reader pool logs the progress lines)."""
     if rec.interpolated:
         log.info("%s: interpolated %d values", rec.path.name, rec.interpolated)
     else:
         log.debug("%s: %d frames", rec.path.name, rec.num_frames)
-    if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == total:
-        log.info("read %d/%d files", i + 1, total)
 
 
-def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
+def _collect_ntu(params: IngestParams, layout: SkeletonLayout, rejects: _Rejects) -> Collected:
     inputs: list[Path] = []
     files = _apply_ignore_list(params, _list_files(params, ".skeleton"), inputs)
     manifest = _optional_manifest(params, inputs)
@@ -438,12 +518,16 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
     protocol = params.split if params.split in ("xview", "xsub") else "xview"
     samples = []
     dropped = 0
-    rejects = _Rejects(params)
-    for i, path in enumerate(files):
+    jobs: list[ReadJob[Recording]] = []
+    ids: list[str] = []
+    meta: list[tuple[Path, int, str, str, tuple[Path, int | None]]] = []
+    for path in files:
         stem = _stem(path)
         name = parse_ntu_name(path.name)
-        if name is None:
-            rejects.read(path, stem, partial(_bad_ntu_name, path))
+        if name is None:  # set aside in file order, like a file that fails to parse
+            jobs.append(ReadJob(_bad_ntu_name, (path,), {}))
+            ids.append(stem)
+            meta.append((path, 0, "", "", (path, None)))
             continue
         row = manifest.rows.get(stem) if manifest else None
         label = name.action
@@ -454,26 +538,23 @@ def _collect_ntu(params: IngestParams, layout: SkeletonLayout) -> Collected:
             dropped += 1
             continue
         fps = row.fps if row is not None and row.fps else params.fps or 30.0
-        rec = rejects.read(
-            path,
-            stem,
-            partial(
-                read_ntu_skeleton,
-                path,
-                max_persons=params.max_persons,
-                fps=fps,
-                num_joints=layout.num_joints,
-                max_seconds=params.max_seconds,
-                denoise=params.ntu_denoise,
-            ),
-        )
-        if rec is None:
-            continue
+        kwargs = {
+            "max_persons": params.max_persons,
+            "fps": fps,
+            "num_joints": layout.num_joints,
+            "max_seconds": params.max_seconds,
+            "denoise": params.ntu_denoise,
+        }
+        jobs.append(ReadJob(read_ntu_skeleton, (path,), kwargs))
+        ids.append(stem)
         split = row.split if row is not None and row.split else name.split(protocol)
         group = row.group if row is not None and row.group else name.group
+        meta.append((path, label, split, group, origin))
+    for i, rec in rejects.read_all(jobs, ids):
+        path, label, split, group, origin = meta[i]
         samples.append(Sample(rec, label, split, group, origin))
         inputs.append(path)
-        _progress(i, len(files), rec)
+        _progress(rec)
     if dropped:
         log.info("dropped %d files whose action is not in classes %s", dropped, list(params.classes or ()))
     return Collected(samples, inputs, manifest, rejects.rows)
@@ -485,30 +566,26 @@ def _bad_ntu_name(path: Path) -> Recording:
     )
 
 
-def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected:
+def _collect_kinetics(params: IngestParams, layout: SkeletonLayout, rejects: _Rejects) -> Collected:
     inputs: list[Path] = []
     files = _apply_ignore_list(params, _list_files(params, ".json"), inputs)
     manifest = _optional_manifest(params, inputs)
     _warn_unmatched(manifest, files)
     samples = []
-    rejects = _Rejects(params)
-    for i, path in enumerate(files):
+    jobs: list[ReadJob[Recording]] = []
+    for path in files:
         row = manifest.rows.get(path.stem) if manifest else None
         fps = row.fps if row is not None and row.fps else params.fps or 30.0
-        rec = rejects.read(
-            path,
-            path.stem,
-            partial(
-                read_kinetics_json,
-                path,
-                max_persons=params.max_persons,
-                fps=fps,
-                num_joints=layout.num_joints,
-                max_seconds=params.max_seconds,
-            ),
-        )
-        if rec is None:
-            continue
+        kwargs = {
+            "max_persons": params.max_persons,
+            "fps": fps,
+            "num_joints": layout.num_joints,
+            "max_seconds": params.max_seconds,
+        }
+        jobs.append(ReadJob(read_kinetics_json, (path,), kwargs))
+    for i, rec in rejects.read_all(jobs, [f.stem for f in files]):
+        path = files[i]
+        row = manifest.rows.get(path.stem) if manifest else None
         label: int | None = rec.label
         origin: tuple[Path, int | None] = (path, None)
         if row is not None and row.label is not None and manifest is not None:
@@ -519,7 +596,7 @@ def _collect_kinetics(params: IngestParams, layout: SkeletonLayout) -> Collected
         group = row.group if row is not None and row.group else ""
         samples.append(Sample(rec, label, split, group, origin))
         inputs.append(path)
-        _progress(i, len(files), rec)
+        _progress(rec)
     return Collected(samples, inputs, manifest, rejects.rows)
 
 
@@ -543,7 +620,7 @@ def _check_manifest_matches(manifest: Manifest, files: list[Path], folder: Path)
             raise ReaderError(f, f"recording {f.stem!r} is not listed in the manifest {manifest.path}")
 
 
-def _collect_csv(params: IngestParams, layout: SkeletonLayout) -> Collected:
+def _collect_csv(params: IngestParams, layout: SkeletonLayout, rejects: _Rejects) -> Collected:
     manifest_path = params.manifest or params.path / "manifest.csv"
     inputs: list[Path] = []
     all_files = _list_files(params, ".csv", exclude=manifest_path)
@@ -554,26 +631,21 @@ def _collect_csv(params: IngestParams, layout: SkeletonLayout) -> Collected:
     rows = {k: v for k, v in manifest.rows.items() if k not in ignored}
     _check_manifest_matches(Manifest(manifest.path, manifest.columns, rows), files, params.path)
     samples = []
-    rejects = _Rejects(params)
-    for i, path in enumerate(files):
+    jobs = [
+        ReadJob(
+            read_keypoints_csv,
+            (path, layout.joints),
+            {"fps": rows[path.stem].fps or params.fps, "max_seconds": params.max_seconds},
+        )
+        for path in files
+    ]
+    for i, rec in rejects.read_all(jobs, [f.stem for f in files]):
+        path = files[i]
         row = rows[path.stem]
         assert row.label is not None
-        rec = rejects.read(
-            path,
-            path.stem,
-            partial(
-                read_keypoints_csv,
-                path,
-                layout.joints,
-                fps=row.fps or params.fps,
-                max_seconds=params.max_seconds,
-            ),
-        )
-        if rec is None:
-            continue
         samples.append(Sample(rec, row.label, row.split, row.group or "", (manifest.path, row.line)))
         inputs.append(path)
-        _progress(i, len(files), rec)
+        _progress(rec)
     return Collected(samples, inputs, manifest, rejects.rows)
 
 
@@ -587,7 +659,7 @@ def _recording_folders(params: IngestParams) -> list[Path]:
     return folders
 
 
-def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected:
+def _collect_openpose(params: IngestParams, layout: SkeletonLayout, rejects: _Rejects) -> Collected:
     """One recording per sub-folder; labels (and optionally fps, split, group) from the manifest."""
     manifest_path = params.manifest or params.path / "manifest.csv"
     inputs: list[Path] = []
@@ -610,8 +682,8 @@ def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected
                 manifest.path, f"label missing for recording {row.recording_id!r}", line=row.line
             )
     samples = []
-    rejects = _Rejects(params)
-    for i, folder in enumerate(folders):
+    jobs: list[ReadJob[Recording]] = []
+    for folder in folders:
         found = rows.get(folder.name)
         if found is None:
             raise ReaderError(
@@ -625,24 +697,20 @@ def _collect_openpose(params: IngestParams, layout: SkeletonLayout) -> Collected
                 f"no fps for recording {folder.name!r}: give an fps column or datasets.{params.name}.fps",
                 line=row.line,
             )
-        rec = rejects.read(
-            folder,
-            folder.name,
-            partial(
-                read_openpose_folder,
-                folder,
-                fps=fps,
-                max_persons=params.max_persons,
-                num_joints=layout.num_joints,
-                max_seconds=params.max_seconds,
-            ),
-        )
-        if rec is None:
-            continue
+        kwargs = {
+            "fps": fps,
+            "max_persons": params.max_persons,
+            "num_joints": layout.num_joints,
+            "max_seconds": params.max_seconds,
+        }
+        jobs.append(ReadJob(read_openpose_folder, (folder,), kwargs))
+    for i, rec in rejects.read_all(jobs, [f.name for f in folders]):
+        folder = folders[i]
+        row = rows[folder.name]
         assert row.label is not None
         samples.append(Sample(rec, row.label, row.split, row.group or "", (manifest.path, row.line)))
         inputs.append(folder)
-        _progress(i, len(folders), rec)
+        _progress(rec)
     return Collected(samples, inputs, manifest, rejects.rows)
 
 
@@ -789,7 +857,7 @@ def assign_splits(
 
 
 def write_sequences(
-    output: str | Path,
+    store: FrameStore,
     samples: Sequence[Sample],
     labels: np.ndarray,
     splits: np.ndarray,
@@ -801,27 +869,24 @@ def write_sequences(
     inputs: Sequence[Path],
     rejected: Sequence[Mapping[str, str]] = (),
 ) -> Path:
-    """Write ``sequences.h5``: ragged sequences concatenated along frame.
+    """Complete ``sequences.h5``: ragged sequences concatenated along frame.
 
-    Datasets: ``coords`` float32 (frame, channel, joint, person); ``confidence`` float32
-    (frame, joint, person) in [0, 1], 0 where a key point was not detected or its person is
-    absent; ``source_file`` str (sample,) the raw file read; ``timestamps`` float64
-    (frame,) seconds from each sequence's start; ``offsets``, ``lengths`` int64 (sample,);
-    ``label`` int64 (sample,); ``recording_id``, ``group``, ``split`` str (sample,);
-    ``fps`` float32 (sample,); ``interpolated`` int64 (sample,). Root attributes:
-    ``dataset``, ``kind``, ``layout`` (JSON of the layout), ``class_names`` (JSON list),
-    ``task`` (``binary`` for two classes, else ``multiclass``), ``num_channels``, ``rejected``
-    (JSON list of the recordings set aside, see the module docstring).
+    The frames are already in the output (``store``); recordings left out after reading
+    (classes) are removed from them here. Datasets: ``coords`` float32 (frame, channel,
+    joint, person); ``confidence`` float32 (frame, joint, person) in [0, 1], 0 where a key
+    point was not detected or its person is absent; ``source_file`` str (sample,) the raw file
+    read; ``timestamps`` float64 (frame,) seconds from each sequence's start; ``offsets``,
+    ``lengths`` int64 (sample,); ``label`` int64 (sample,); ``recording_id``, ``group``,
+    ``split`` str (sample,); ``fps`` float32 (sample,); ``interpolated`` int64 (sample,). Root
+    attributes: ``dataset``, ``kind``, ``layout`` (JSON of the layout), ``class_names`` (JSON
+    list), ``task`` (``binary`` for two classes, else ``multiclass``), ``num_channels``,
+    ``rejected`` (JSON list of the recordings set aside, see the module docstring).
     """
     recs = [s.recording for s in samples]
     lengths = np.array([r.num_frames for r in recs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    coords = np.concatenate([r.coords.astype(np.float32) for r in recs])
+    offsets = store.keep(recs)
     arrays = {
-        "coords": coords,
-        "confidence": np.concatenate([np.asarray(r.confidence, dtype=np.float32) for r in recs]),
         "source_file": np.array([str(r.path) for r in recs], dtype=str),
-        "timestamps": np.concatenate([r.timestamps for r in recs]),
         "offsets": offsets,
         "lengths": lengths,
         "label": np.asarray(labels, dtype=np.int64),
@@ -831,13 +896,15 @@ def write_sequences(
         "fps": np.array([r.fps for r in recs], dtype=np.float32),
         "interpolated": np.array([r.interpolated for r in recs], dtype=np.int64),
     }
+    for name, values in arrays.items():
+        store.writer.write(name, values)
     attrs = {
         "dataset": params.name,
         "kind": params.kind,
         "layout": layout.to_dict(),
         "class_names": list(class_names),
         "task": "binary" if len(class_names) == 2 else "multiclass",
-        "num_channels": int(coords.shape[1]),
+        "num_channels": int(recs[0].coords.shape[1]),
         "rejected": [dict(r) for r in rejected],
     }
-    return SEQUENCES.write(output, arrays, config=config, inputs=inputs, seed=None, attrs=attrs)
+    return store.writer.finish(config=config, inputs=inputs, seed=None, attrs=attrs)

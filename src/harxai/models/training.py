@@ -48,7 +48,7 @@ from .presets import make_architecture
 
 log = logging.getLogger(__name__)
 
-IN_MEMORY_BYTES = 4 << 30  # larger feature arrays are read from the file batch by batch
+IN_MEMORY_BYTES = 1 << 30  # larger feature arrays are read from the file batch by batch (bounded memory)
 HISTORY_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_score", "lr", "seconds")
 
 

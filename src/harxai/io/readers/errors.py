@@ -45,6 +45,16 @@ class ReaderError(ValueError):
             where.append(f"frame {frame}")
         super().__init__(_one_line(f"{': '.join(where)}: {self.problem}"))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # picklable (reader processes return it): rebuild from the constructor's arguments
+        return (_rebuild, (type(self), self.path, self.problem, self.line, self.frame))
+
+
+def _rebuild(
+    cls: type[ReaderError], path: Path, problem: str, line: int | None, frame: int | None
+) -> ReaderError:
+    return cls(path, problem, line=line, frame=frame)
+
 
 MAX_PROBLEM_CHARS = 300
 """Problems longer than this are cut (with ``...``) so that a message stays readable."""
