@@ -67,17 +67,23 @@ def softmax_family(z: Tensor, zr: Tensor, dim: int, kind: str, keepdim: bool, wh
     with torch.no_grad():
         c = torch.maximum(z.detach().amax(dim, keepdim=True), zr.amax(dim, keepdim=True))
         c = torch.where(torch.isfinite(c), c, torch.zeros_like(c))
-    zc, zcr = z - c, zr - c
+    # One shift c for sample and reference keeps every step exact. Where the two are far apart
+    # (logit gaps above ~100), exp(zr - c) underflows in float32 and a product e * (1 / sum e)
+    # cancels catastrophically (terms of e^gap), so the chain runs in float64 and softmax is
+    # taken in the log domain, exp(z - logsumexp(z)): every multiplier stays bounded.
+    dtype = z.dtype
+    wide = torch.float64 if dtype in (torch.float32, torch.float16, torch.bfloat16) else dtype
+    zc, zcr = (z - c).to(wide), (zr - c).to(wide)
     e, er = rescale_dual(torch.exp, zc, zcr, what)
     s, sr = e.sum(dim, keepdim=True), er.sum(dim, keepdim=True)
-    if kind in ("log_softmax", "logsumexp"):
-        ls, _ = rescale_dual(torch.log, s, sr, what)
-        if kind == "log_softmax":
-            return zc - ls
-        out = ls + c
+    ls, lsr = rescale_dual(torch.log, s, sr, what)
+    if kind == "logsumexp":
+        out = (ls + c.to(wide)).to(dtype)
         return out if keepdim else out.squeeze(dim)
-    inv, inv_r = rescale_dual(torch.reciprocal, s, sr, what)
-    return product_dual(torch.mul, e, er, inv, inv_r, True)[0]
+    lsm, lsmr = zc - ls, zcr - lsr
+    if kind == "log_softmax":
+        return lsm.to(dtype)
+    return rescale_dual(torch.exp, lsm, lsmr, what)[0].to(dtype)
 
 
 def standardise(x: Tensor, xr: Tensor, dims: Sequence[int], eps: float, center: bool, what: str) -> Tensor:
