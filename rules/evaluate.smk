@@ -4,6 +4,7 @@ rule collect_scores:
         features="results/{dataset}/features.h5",
         shap="results/{dataset}/{model}/shap.h5",
         gradcam=get_gradcam_files,
+        baselines="results/{dataset}/{model}/baselines.h5",
     output:
         "results/{dataset}/{model}/evaluate/scores.h5",
     log:
@@ -170,10 +171,44 @@ rule correlate_layers:
         "../workflow_scripts/correlate_layers.py"
 
 
+rule oracle:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        features="results/{dataset}/features.h5",
+        truth=get_dataset_dir,
+    output:
+        report(
+            "results/{dataset}/{model}/evaluate/oracle.csv",
+            caption="report/oracle.rst",
+            category="{dataset}",
+            subcategory="Ground truth",
+        ),
+    log:
+        "results/logs/oracle/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/oracle/{dataset}/{model}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(SYNTHETIC_DATASETS),
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        seed=config["seed"],
+        repeats=EVALUATE["oracle"]["repeats"],
+        mode=EVALUATE["oracle"]["mode"],
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/oracle.py"
+
+
 rule score_ground_truth:
     input:
         scores="results/{dataset}/{model}/evaluate/scores.h5",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
         truth=get_dataset_dir,
+        oracle="results/{dataset}/{model}/evaluate/oracle.csv",
     output:
         csv=report(
             "results/{dataset}/{model}/evaluate/ground_truth.csv",
@@ -181,6 +216,7 @@ rule score_ground_truth:
             category="{dataset}",
             subcategory="Ground truth",
         ),
+        time_csv="results/{dataset}/{model}/evaluate/ground_truth_time.csv",
         md="results/{dataset}/{model}/evaluate/ground_truth.md",
     log:
         "results/logs/score_ground_truth/{dataset}/{model}.log",
@@ -193,6 +229,8 @@ rule score_ground_truth:
     threads: 1
     resources:
         **LIGHT_RESOURCES,
+    params:
+        fps=config["preprocess"]["target_fps"],
     script:
         "../workflow_scripts/score_ground_truth.py"
 
@@ -226,6 +264,163 @@ rule draw_skeletons:
         shap_absolute=EVALUATE["shap_absolute"],
     script:
         "../workflow_scripts/draw_skeletons.py"
+
+
+rule faithfulness:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        background="results/{dataset}/{model}/background.h5",
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
+    output:
+        curves="results/{dataset}/{model}/evaluate/faithfulness_curves.csv",
+        areas=report(
+            "results/{dataset}/{model}/evaluate/faithfulness_areas.csv",
+            caption="report/faithfulness_areas.rst",
+            category="{dataset}",
+            subcategory="Faithfulness",
+        ),
+        png=report(
+            "results/{dataset}/{model}/evaluate/faithfulness.png",
+            caption="report/faithfulness.rst",
+            category="{dataset}",
+            subcategory="Faithfulness",
+        ),
+    log:
+        "results/logs/faithfulness/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/faithfulness/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        methods=VERDICT_METHODS,
+        shap_absolute=EVALUATE["shap_absolute"],
+        imputations=VERDICT["imputations"],
+        max_cells=VERDICT["max_cells"],
+        segment_frames=SEGMENT_FRAMES,
+        draws=VERDICT["draws"],
+        seed=config["seed"],
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/faithfulness.py"
+
+
+rule sanity_check:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        background="results/{dataset}/{model}/background.h5",
+    output:
+        csv=report(
+            "results/{dataset}/{model}/evaluate/sanity.csv",
+            caption="report/sanity.rst",
+            category="{dataset}",
+            subcategory="Sanity check",
+        ),
+        png=report(
+            "results/{dataset}/{model}/evaluate/sanity.png",
+            caption="report/sanity.rst",
+            category="{dataset}",
+            subcategory="Sanity check",
+        ),
+    log:
+        "results/logs/sanity_check/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/sanity_check/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        methods=VERDICT_METHODS,
+        shap_absolute=EVALUATE["shap_absolute"],
+        variant=config["gradcam"]["variant"],
+        samples=VERDICT["sanity_samples"],
+        stages=VERDICT["sanity_stages"],
+        background_rows=VERDICT["background_rows"],
+        seed=config["seed"],
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/sanity_check.py"
+
+
+rule robustness:
+    input:
+        model="results/{dataset}/{model}/model.pt",
+        explain_set="results/{dataset}/{model}/explain_set.h5",
+        background="results/{dataset}/{model}/background.h5",
+    output:
+        report(
+            "results/{dataset}/{model}/evaluate/robustness.csv",
+            caption="report/robustness.rst",
+            category="{dataset}",
+            subcategory="Robustness",
+        ),
+    log:
+        "results/logs/robustness/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/robustness/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: model_resources("threads")
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        methods=VERDICT_METHODS,
+        shap_absolute=EVALUATE["shap_absolute"],
+        variant=config["gradcam"]["variant"],
+        samples=VERDICT["robustness_samples"],
+        background_rows=VERDICT["background_rows"],
+        spec=ROBUSTNESS_SPEC,
+        seed=config["seed"],
+        device=config["compute"]["device"],
+    script:
+        "../workflow_scripts/robustness.py"
+
+
+rule verdict:
+    input:
+        unpack(get_verdict_inputs),
+        areas="results/{dataset}/{model}/evaluate/faithfulness_areas.csv",
+        sanity="results/{dataset}/{model}/evaluate/sanity.csv",
+        robustness="results/{dataset}/{model}/evaluate/robustness.csv",
+        shap="results/{dataset}/{model}/shap.h5",
+        gradcam=get_verdict_gradcam_files,
+        baselines="results/{dataset}/{model}/baselines.h5",
+    output:
+        csv=report(
+            "results/{dataset}/{model}/evaluate/verdict.csv",
+            caption="report/verdict.rst",
+            category="{dataset}",
+            subcategory="Verdict",
+        ),
+        png=report(
+            "results/{dataset}/{model}/evaluate/verdict.png",
+            caption="report/verdict.rst",
+            category="{dataset}",
+            subcategory="Verdict",
+        ),
+        md="results/{dataset}/{model}/evaluate/verdict.md",
+    log:
+        "results/logs/verdict/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/verdict/{dataset}/{model}.tsv"
+    conda:
+        "../envs/harxai.yaml"
+    threads: 1
+    resources:
+        **LIGHT_RESOURCES,
+    params:
+        methods=VERDICT_METHODS,
+        layers=VERDICT_LAYERS,
+        imputation=VERDICT["imputation"],
+        shap_absolute=EVALUATE["shap_absolute"],
+    script:
+        "../workflow_scripts/verdict.py"
 
 
 rule summarize_runtime:

@@ -4,15 +4,41 @@ Included by the Snakefile before evaluate.smk and report.smk, so that those hold
 (snakemake --lint: no functions mixed with rules). Method names come from harxai.methods.
 """
 
-from harxai.methods import methods_of
+from harxai.methods import METHOD_INPUT_X_GRADIENT, METHOD_MOTION_ENERGY, methods_of
+from harxai.methods import verdict_methods
 from harxai.evaluate.sources import SELECTIONS
 
 EVALUATE = config["evaluate"]
-PERTURBATION_METHODS = methods_of(EVALUATE["perturbation_layers"])
+# E perturbation: SHAP, the perturbation layers and the two baselines with a ranking (the
+# random baseline is the random control itself).
+PERTURBATION_METHODS = methods_of(EVALUATE["perturbation_layers"]) + [
+    METHOD_MOTION_ENERGY,
+    METHOD_INPUT_X_GRADIENT,
+]
 SYNTHETIC_DATASETS = [n for n, d in DATASETS.items() if d["kind"] in SYNTHETIC_KINDS]
+VERDICT = EVALUATE["verdict"]
+VERDICT_LAYERS = list(VERDICT.get("layers") or EVALUATE["perturbation_layers"])
+VERDICT_METHODS = verdict_methods(VERDICT_LAYERS)
+SEGMENT_FRAMES = max(
+    1, round(VERDICT["segment_seconds"] * config["preprocess"]["target_fps"])
+)
+ROBUSTNESS_SPEC = {
+    "perturb_radius": VERDICT["perturb_radius"],
+    "noise_scale": VERDICT["noise_scale"],
+    "n_perturb_samples": VERDICT["n_perturb_samples"],
+}
+if VERDICT["imputation"] not in VERDICT["imputations"]:
+    raise ValueError(
+        f"evaluate.verdict.imputation: {VERDICT['imputation']!r} is not among "
+        f"evaluate.verdict.imputations {VERDICT['imputations']}"
+    )
 
-for _key in ("perturbation_layers", "figure_layers"):
-    _unknown = [x for x in EVALUATE[_key] if x not in LAYERS]
+for _key, _layers in (
+    ("perturbation_layers", EVALUATE["perturbation_layers"]),
+    ("figure_layers", EVALUATE["figure_layers"]),
+    ("verdict.layers", VERDICT_LAYERS),
+):
+    _unknown = [x for x in _layers if x not in LAYERS]
     if _unknown:
         raise ValueError(f"evaluate.{_key}: {_unknown} are not in gradcam.layers")
 if EVALUATE["reference_layer"] not in LAYERS:
@@ -31,12 +57,44 @@ def evaluation_targets(dataset):
         f"{d}/perturbation_summary.csv",
         f"{d}/layer_correlation.csv",
         f"{d}/layer_correlation.md",
+        f"{d}/faithfulness_areas.csv",
+        f"{d}/faithfulness.png",
+        f"{d}/sanity.csv",
+        f"{d}/sanity.png",
+        f"{d}/robustness.csv",
+        f"{d}/verdict.csv",
+        f"{d}/verdict.png",
+        f"{d}/verdict.md",
     ]
     if EVALUATE["skeleton_samples"] > 0:
         targets.append(f"{d}/skeletons.png")
     if dataset in SYNTHETIC_DATASETS:
-        targets += [f"{d}/ground_truth.csv", f"{d}/ground_truth.md"]
+        targets += [
+            f"{d}/oracle.csv",
+            f"{d}/ground_truth.csv",
+            f"{d}/ground_truth_time.csv",
+            f"{d}/ground_truth.md",
+        ]
     return targets
+
+
+def get_verdict_inputs(wildcards):
+    """The ground-truth tables of a synthetic dataset (none on real data)."""
+    if wildcards.dataset not in SYNTHETIC_DATASETS:
+        return {}
+    d = f"{model_dir(wildcards.dataset)}/evaluate"
+    return {
+        "ground_truth": f"{d}/ground_truth.csv",
+        "ground_truth_time": f"{d}/ground_truth_time.csv",
+    }
+
+
+def get_verdict_gradcam_files(wildcards):
+    return expand(
+        "{d}/gradcam/{layer}.h5",
+        d=model_dir(wildcards.dataset),
+        layer=VERDICT_LAYERS,
+    )
 
 
 def get_figure_layer_files(wildcards):
@@ -71,6 +129,17 @@ def get_perturbation_spec(wildcards):
     }
 
 
+VERDICT_RULES = (
+    "explain_baselines",
+    "oracle",
+    "faithfulness",
+    "sanity_check",
+    "robustness",
+    "verdict",
+)
+"""Rules of the verdict's criteria whose cost the runtime table lists."""
+
+
 def runtime_plan():
     """Per dataset: the GradCAM and SHAP files and the benchmark files of their jobs."""
     plan = {}
@@ -96,6 +165,11 @@ def runtime_plan():
                 for c in range(N_BACKGROUND_CHUNKS)
                 for p in range(config["shap"]["sample_chunks"])
             },
+            "evaluate": {
+                name: expand(getattr(rules, name).benchmark, **w)[0]
+                for name in VERDICT_RULES
+                if name != "oracle" or ds in SYNTHETIC_DATASETS
+            },
         }
     return plan
 
@@ -105,6 +179,7 @@ def get_runtime_inputs(wildcards):
     for p in runtime_plan().values():
         files += [f for g in p["gradcam"].values() for f in (g["h5"], g["benchmark"])]
         files += [p["shap"]["h5"], p["shap"]["benchmark"], *p["shap_chunks"].values()]
+        files += list(p["evaluate"].values())
     return files
 
 
@@ -128,8 +203,21 @@ def report_plan():
         }
         if EVALUATE["skeleton_samples"] > 0:
             files["skeletons_png"] = f"{d}/skeletons.png"
+        files.update(
+            {
+                "verdict_csv": f"{d}/verdict.csv",
+                "verdict_png": f"{d}/verdict.png",
+                "faithfulness_png": f"{d}/faithfulness.png",
+                "faithfulness_areas_csv": f"{d}/faithfulness_areas.csv",
+                "sanity_png": f"{d}/sanity.png",
+                "robustness_csv": f"{d}/robustness.csv",
+                "rejected_csv": f"results/{ds}/rejected.csv",
+            }
+        )
         if ds in SYNTHETIC_DATASETS:
             files["ground_truth_csv"] = f"{d}/ground_truth.csv"
+            files["ground_truth_time_csv"] = f"{d}/ground_truth_time.csv"
+            files["oracle_csv"] = f"{d}/oracle.csv"
         plan[ds] = files
     return plan
 

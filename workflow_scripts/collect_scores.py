@@ -14,5 +14,6 @@ run_job(
     features_path=snakemake.input.features,
     shap_path=snakemake.input.shap,
     gradcam_paths=dict(zip(snakemake.params.layers, snakemake.input.gradcam, strict=True)),
+    baselines_path=snakemake.input.baselines,
     output_path=snakemake.output[0],
 )

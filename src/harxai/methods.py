@@ -1,8 +1,10 @@
 """The method vocabulary: the names of the explanation methods the evaluation compares.
 
-A method is ``shap`` or ``gradcam-<layer>`` (the layer is its ``named_modules()`` path, e.g.
-``gradcam-main.1.att``); ``shap_abs`` names SHAP ranked by absolute values in the
-ground-truth table. The names are filename-safe: the same string is the ``{method}``
+A method is ``shap``, ``gradcam-<layer>`` (the layer is its ``named_modules()`` path, e.g.
+``gradcam-main.1.att``) or one of the trivial baselines every real method must beat
+(:data:`BASELINE_METHODS`: ``motion_energy``, ``random``, ``input_x_gradient``, computed by
+:mod:`harxai.explain.baselines`); ``shap_abs`` names SHAP ranked by absolute values in the
+ground-truth table. The verdict spells GradCAM ``gradcam:<layer>`` (:func:`verdict_method`). The names are filename-safe: the same string is the ``{method}``
 wildcard of the perturbation files, the ``method`` column of the tables and the key of the
 method axis of ``scores.h5``. Rules and package both build them with these functions.
 """
@@ -14,6 +16,16 @@ from collections.abc import Sequence
 METHOD_SHAP = "shap"
 METHOD_SHAP_ABS = "shap_abs"  # SHAP ranked by absolute values (ground-truth table)
 GRADCAM_PREFIX = "gradcam-"
+METHOD_MOTION_ENERGY = "motion_energy"
+METHOD_RANDOM = "random"
+METHOD_INPUT_X_GRADIENT = "input_x_gradient"
+BASELINE_METHODS = (METHOD_MOTION_ENERGY, METHOD_RANDOM, METHOD_INPUT_X_GRADIENT)
+"""Trivial baselines, in table order."""
+_BASELINE_LABELS = {
+    METHOD_MOTION_ENERGY: "motion energy",
+    METHOD_RANDOM: "random",
+    METHOD_INPUT_X_GRADIENT: "input x gradient",
+}
 
 
 def gradcam_method(layer: str) -> str:
@@ -22,18 +34,27 @@ def gradcam_method(layer: str) -> str:
 
 
 def method_layer(method: str) -> str | None:
-    """GradCAM layer of a method name, or None for SHAP (signed or absolute)."""
-    if method in (METHOD_SHAP, METHOD_SHAP_ABS):
+    """GradCAM layer of a method name, or None for SHAP (signed or absolute) and the baselines."""
+    if method in (METHOD_SHAP, METHOD_SHAP_ABS, *BASELINE_METHODS):
         return None
     if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
         return method[len(GRADCAM_PREFIX) :]
-    raise ValueError(f"unknown method {method!r}: expected 'shap' or 'gradcam-<layer>'")
+    raise ValueError(
+        f"unknown method {method!r}: expected 'shap', 'gradcam-<layer>' or one of {', '.join(BASELINE_METHODS)}"
+    )
+
+
+def is_baseline(method: str) -> bool:
+    """Whether ``method`` is one of the trivial baselines."""
+    return method in BASELINE_METHODS
 
 
 def method_label(method: str) -> str:
     """Short human-readable label of a method for figures and tables."""
     if method == METHOD_SHAP_ABS:
         return "SHAP (absolute)"
+    if method in _BASELINE_LABELS:
+        return _BASELINE_LABELS[method]
     layer = method_layer(method)
     return "SHAP" if layer is None else f"GradCAM {layer}"
 
@@ -46,3 +67,14 @@ def methods_of(layers: Sequence[str]) -> list[str]:
 def shap_method(absolute: bool) -> str:
     """The SHAP method ranked by signed sums, or by absolute values when ``absolute``."""
     return METHOD_SHAP_ABS if absolute else METHOD_SHAP
+
+
+def verdict_method(method: str) -> str:
+    """The verdict's name of a method: ``gradcam-<layer>`` becomes ``gradcam:<layer>``, the others stay."""
+    layer = method_layer(method)
+    return method if layer is None else f"gradcam:{layer}"
+
+
+def verdict_methods(layers: Sequence[str]) -> list[str]:
+    """The verdict's methods in table order: ``shap``, ``gradcam:<layer>`` of ``layers``, the baselines."""
+    return [METHOD_SHAP, *(f"gradcam:{layer}" for layer in layers), *BASELINE_METHODS]

@@ -69,8 +69,30 @@ CAPTIONS = {
     ),
     "ground_truth": (
         "Synthetic data only: precision@k (k = number of planted joints) and ROC AUC of each method's key-point "
-        "ranking against the planted joints, per class."
+        "ranking against the planted joints, per class the oracle verified; the second table scores the "
+        "joint x time maps against the planted time segments (AUPRC and precision in the top cells, with chance)."
     ),
+    "oracle": (
+        "Model-reliance oracle: per class, the validation accuracy as it is, with the planted joints isolated, "
+        "and with as many random non-planted key points isolated (mean and minimum over seeded draws). Only "
+        "verified classes are scored against the ground truth."
+    ),
+    "faithfulness": (
+        "Model-agnostic faithfulness: mean probability of the true class as the cells each method ranks "
+        "highest are deleted (replaced by the imputation) or inserted (restored into the imputed baseline), "
+        "against seeded random orders (grey band: 95 % interval of the random mean). The table gives the area "
+        "between each curve and the random mean (negative deletion and positive insertion areas beat chance)."
+    ),
+    "sanity": (
+        "Sanity check (Adebayo et al. 2018): Spearman rho between each method's map on the trained model and "
+        "on the model randomised stage by stage from the classifier to the input; above 0.5 once everything "
+        "is random fails."
+    ),
+    "robustness": (
+        "captum.metrics sensitivity_max and infidelity per method on a seeded subset of samples "
+        "(mean and 95 % interval; lower is better)."
+    ),
+    "rejected": "Recordings left out by ingest or preprocessing, with file and reason (rejected.csv).",
     "skeletons": (
         "Importance on the skeleton: marker size and colour give each key point's importance, one row per "
         "method (SHAP signed, diverging colours; GradCAM non-negative), averaged over the frames or window shown."
@@ -146,6 +168,12 @@ def dataset_section(name: str, files: Mapping[str, PathLike]) -> str:
     """HTML of one dataset: metrics, rankings, perturbation, correlation, ground truth, skeletons."""
     a = f"ds-{name}"
     parts = [f'<h2 id="{a}">Dataset {html.escape(name)}</h2>']
+    if files.get("rejected_csv"):
+        rejected = pd.read_csv(files["rejected_csv"])
+        line = f"<p>{len(rejected)} recording(s) rejected.</p>" + (
+            table_html(rejected) if len(rejected) else ""
+        )
+        parts.append(_section(f"{a}-rejected", "Rejected recordings", CAPTIONS["rejected"], line))
     parts.append(
         _section(
             f"{a}-metrics", "Model metrics", CAPTIONS["metrics"], table_html(metrics_table(files["metrics"]))
@@ -161,9 +189,27 @@ def dataset_section(name: str, files: Mapping[str, PathLike]) -> str:
     parts.append(
         _section(f"{a}-correlation", "GradCAM layer correlation", CAPTIONS["correlation"], table_html(corr))
     )
+    if files.get("faithfulness_png"):
+        body = image_tag(files["faithfulness_png"], f"{name} faithfulness")
+        if files.get("faithfulness_areas_csv"):
+            areas = pd.read_csv(files["faithfulness_areas_csv"])
+            body += table_html(areas[areas["panel"] == "confidence"])
+        parts.append(_section(f"{a}-faithfulness", "Faithfulness", CAPTIONS["faithfulness"], body))
+    if files.get("sanity_png"):
+        img = image_tag(files["sanity_png"], f"{name} sanity check")
+        parts.append(_section(f"{a}-sanity", "Sanity check", CAPTIONS["sanity"], img))
+    if files.get("robustness_csv"):
+        rob = pd.read_csv(files["robustness_csv"])
+        parts.append(_section(f"{a}-robustness", "Robustness", CAPTIONS["robustness"], table_html(rob)))
+    if files.get("oracle_csv"):
+        oracle = pd.read_csv(files["oracle_csv"])
+        parts.append(_section(f"{a}-oracle", "Model-reliance oracle", CAPTIONS["oracle"], table_html(oracle)))
     if files.get("ground_truth_csv"):
         gt = pd.read_csv(files["ground_truth_csv"])
-        parts.append(_section(f"{a}-ground-truth", "Ground truth", CAPTIONS["ground_truth"], table_html(gt)))
+        body = table_html(gt)
+        if files.get("ground_truth_time_csv"):
+            body += table_html(pd.read_csv(files["ground_truth_time_csv"]))
+        parts.append(_section(f"{a}-ground-truth", "Ground truth", CAPTIONS["ground_truth"], body))
     if files.get("skeletons_png"):
         img = image_tag(files["skeletons_png"], f"{name} skeletons")
         parts.append(_section(f"{a}-skeletons", "Importance on the skeleton", CAPTIONS["skeletons"], img))

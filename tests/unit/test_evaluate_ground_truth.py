@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
-from test_evaluate_fixtures import JOINTS, LAYERS, V, make_inputs
+from test_evaluate_fixtures import JOINTS, LAYERS, V, make_inputs, write_oracle
 
 from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.ground_truth import (
@@ -25,6 +25,7 @@ from harxai.evaluate.ground_truth import (
     to_input_frames,
     truth_masks,
 )
+from harxai.methods import BASELINE_METHODS
 
 
 def test_precision_at_k_by_hand() -> None:
@@ -78,25 +79,49 @@ def test_read_ground_truth_matches_by_name(tmp_path: Path) -> None:
         read_ground_truth(tmp_path / "bad.json", ["A"], V)
 
 
-def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
-    inputs = make_inputs(tmp_path, task="binary")
-    csv, md = tmp_path / "gt.csv", tmp_path / "gt.md"
+def _score(inputs, tmp_path: Path, unverified: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    names = ["negative", "positive"] if len(set(inputs.labels.tolist())) == 2 else ["A001", "A002", "A003"]
+    oracle = write_oracle(tmp_path / "oracle.csv", names, unverified)
+    csv, time_csv, md = tmp_path / "gt.csv", tmp_path / "gt_time.csv", tmp_path / "gt.md"
     evaluate_jobs.score_ground_truth(
         scores_path=inputs.scores,
+        explain_set_path=inputs.explain_set,
         ground_truth_path=inputs.truth,
+        oracle_csv=oracle,
         output_csv=csv,
+        output_time_csv=time_csv,
         output_md=md,
+        fps=10.0,
     )
+    return csv, time_csv, md
+
+
+def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path, task="binary")
+    csv, time_csv, md = _score(inputs, tmp_path)
     table = pd.read_csv(csv)
-    assert set(table["method"]) == {"shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS)}
+    assert set(table["method"]) == {"shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS), *BASELINE_METHODS}
     assert set(table["class"]) == {"negative", "positive"}
     assert (table["k"] == 2).all()
     signed = table[table["method"] == "shap"]
     assert (signed["precision_at_k"] == 1).all()  # the fixture's SHAP finds the planted joints
+    assert pd.read_csv(time_csv).empty  # the fixture's classes have no time segments
     text = md.read_text()
     assert "| SHAP |" in text
     assert "| SHAP (absolute) |" in text
+    assert "| motion energy |" in text
     assert "1.00 / 1.00" in text
+    assert "Unverified" not in text
+
+
+def test_job_leaves_unverified_classes_out_and_names_them(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path)
+    csv, _, md = _score(inputs, tmp_path, unverified=("A002",))
+    table = pd.read_csv(csv)
+    assert set(table["class"]) == {"A001", "A003"}
+    text = md.read_text()
+    assert "Unverified classes" in text
+    assert "A002" in text.split("Unverified classes")[1]
 
 
 # --------------------------------------------------------------------------- temporal ground truth

@@ -13,6 +13,7 @@ from harxai.evaluate import jobs as evaluate_jobs
 from harxai.evaluate.ranking import RANKING_COLUMNS, rank_keypoints
 from harxai.evaluate.sources import gradcam_method, method_layer, read_keypoint_scores
 from harxai.io import HDF5ContractError
+from harxai.methods import BASELINE_METHODS
 
 
 def test_rank_keypoints_orders_by_median_per_group() -> None:
@@ -63,7 +64,7 @@ def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
         figure_layers=["main.1.tcn.conv"],
     )
     table = pd.read_csv(out / "rankings.csv")
-    assert set(table["method"]) == {"shap", *(gradcam_method(x) for x in LAYERS)}
+    assert set(table["method"]) == {"shap", *(gradcam_method(x) for x in LAYERS), *BASELINE_METHODS}
     assert set(table["group"]) == {"A001", "A002", "A003"}
     top = table[(table["method"] == "shap") & (table["rank"] <= 2)]
     for group, c in zip(["A001", "A002", "A003"], range(3), strict=True):

@@ -12,12 +12,14 @@ from test_evaluate_fixtures import LAYERS, make_inputs
 from harxai.evaluate.jobs import collect_scores
 from harxai.evaluate.sources import read_scores, resample_frames
 from harxai.io import HDF5ContractError, read_hdf5
+from harxai.io.contracts import BASELINES
+from harxai.methods import BASELINE_METHODS
 
 
 def test_scores_equal_the_source_files(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     scores = read_scores(inputs.scores)
-    assert scores.methods == ("shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS))
+    assert scores.methods == ("shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS), *BASELINE_METHODS)
     shap = read_hdf5(inputs.shap)
     np.testing.assert_array_equal(scores.of("shap").importance, shap["keypoint_importance"])
     np.testing.assert_array_equal(scores.of("shap").counter, -shap["keypoint_importance"])
@@ -56,6 +58,35 @@ def test_misaligned_gradcam_file_is_refused(tmp_path: Path) -> None:
             features_path=inputs.features,
             shap_path=inputs.shap,
             gradcam_paths=inputs.gradcam,
+            baselines_path=inputs.baselines,
+            output_path=tmp_path / "s.h5",
+        )
+    assert not (tmp_path / "s.h5").exists()
+
+
+def test_baselines_are_methods_of_scores(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path)
+    scores = read_scores(inputs.scores)
+    assert scores.methods[-3:] == BASELINE_METHODS
+    maps = BASELINES.read(inputs.baselines)["map"]
+    for i, name in enumerate(BASELINE_METHODS):
+        got = scores.of(name)
+        np.testing.assert_allclose(got.frame_map, maps[i], rtol=1e-6)
+        np.testing.assert_allclose(got.importance, maps[i].astype(np.float64).mean(axis=1), rtol=1e-6)
+        np.testing.assert_allclose(got.counter, -got.importance)
+
+
+def test_misaligned_baselines_file_is_refused(tmp_path: Path) -> None:
+    inputs = make_inputs(tmp_path)
+    with h5py.File(inputs.baselines, "r+") as fh:
+        fh["sample_index"][...] = fh["sample_index"][()][::-1]
+    with pytest.raises(ValueError, match=r"baselines\.h5: its samples"):
+        collect_scores(
+            explain_set_path=inputs.explain_set,
+            features_path=inputs.features,
+            shap_path=inputs.shap,
+            gradcam_paths=inputs.gradcam,
+            baselines_path=inputs.baselines,
             output_path=tmp_path / "s.h5",
         )
     assert not (tmp_path / "s.h5").exists()

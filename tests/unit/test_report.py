@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_evaluate_fixtures import make_inputs
+from test_evaluate_fixtures import make_inputs, write_oracle
 
 from harxai.evaluate import jobs as evaluate_jobs
 from harxai.plots.style import new_figure, save_figure
@@ -59,9 +59,13 @@ def _dataset_files(root: Path) -> dict[str, Path]:
     )
     evaluate_jobs.score_ground_truth(
         scores_path=inputs.scores,
+        explain_set_path=inputs.explain_set,
         ground_truth_path=inputs.truth,
+        oracle_csv=write_oracle(ev / "oracle.csv", ["A001", "A002", "A003"]),
         output_csv=ev / "gt.csv",
+        output_time_csv=ev / "gt_time.csv",
         output_md=ev / "gt.md",
+        fps=10.0,
     )
     summary = pd.DataFrame(
         {"method": ["shap"], "selection": ["most"], "panel": ["all"], "difference": [-0.25]}

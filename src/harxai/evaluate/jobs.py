@@ -18,8 +18,12 @@ import pandas as pd
 import torch
 
 from .. import plots
-from ..io.contracts import GRADCAM, SCORES, read_explain_set
+from ..explain.baselines import map_methods
+from ..explain.jobs import load_job_model
+from ..io.contracts import BACKGROUND, BASELINES, EXPLAIN_SET, GRADCAM, SCORES, SHAP, read_explain_set
 from ..methods import (
+    BASELINE_METHODS,
+    METHOD_RANDOM,
     METHOD_SHAP,
     METHOD_SHAP_ABS,
     gradcam_method,
@@ -27,11 +31,19 @@ from ..methods import (
     method_layer,
     methods_of,
     shap_method,
+    verdict_method,
 )
 from . import correlation, ground_truth, ranking, runtime
 from .correlation import correlation_markdown
 from .curves import curves_table, read_curves, summarize_curves, write_curves_csv
-from .ground_truth import ground_truth_markdown, read_ground_truth
+from .faithfulness import CurveSpec, EvaluationData, Imputation, Imputer, faithfulness_curves
+from .ground_truth import (
+    ground_truth_markdown,
+    read_ground_truth_classes,
+    score_temporal,
+    truth_masks,
+)
+from .oracle import run_model_reliance_oracle, verified_truth
 from .overlay import fixed_blocks, read_window_rows, window_blocks
 from .perturbation import (
     DEFAULT_BATCH_SIZE,
@@ -42,10 +54,14 @@ from .perturbation import (
     selection_curve,
     write_curves,
 )
+from .robustness import RobustnessSpec, robustness_table, subset_indices
 from .runtime import hardware, runtime_markdown
+from .sanity import FAIL_RHO, cascading_randomization, cascading_stages, sanity_summary
+from .scoring import scoring_panels
 from .sources import (
     SELECTIONS,
     PathLike,
+    Scores,
     check_aligned,
     read_all_scores,
     read_dataset_info,
@@ -53,6 +69,14 @@ from .sources import (
 )
 from .sources import collect_scores as collect_scores_arrays
 from .tables import markdown_table, write_csv, write_markdown
+from .verdict import (
+    Estimate,
+    estimates_from,
+    faithfulness_estimates,
+    ground_truth_estimates,
+    verdict_table,
+    write_verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +87,19 @@ def collect_scores(
     features_path: PathLike,
     shap_path: PathLike,
     gradcam_paths: Mapping[str, PathLike],
+    baselines_path: PathLike,
     output_path: PathLike,
 ) -> None:
     """Job of rule collect_scores: every method's aligned key-point scores in ``scores.h5``.
 
-    The one place the evaluation reads SHAP and GradCAM files and checks that they cover the
-    explain set's samples in order; rankings, perturbation and ground truth read ``scores.h5``.
+    The one place the evaluation reads SHAP, GradCAM and baseline files and checks that they
+    cover the explain set's samples in order; rankings, perturbation, ground truth,
+    faithfulness and the verdict read ``scores.h5``.
     """
-    arrays, attrs = collect_scores_arrays(explain_set_path, features_path, shap_path, gradcam_paths)
-    inputs = [explain_set_path, features_path, shap_path, *gradcam_paths.values()]
+    arrays, attrs = collect_scores_arrays(
+        explain_set_path, features_path, shap_path, gradcam_paths, baselines_path
+    )
+    inputs = [explain_set_path, features_path, shap_path, *gradcam_paths.values(), baselines_path]
     SCORES.write(output_path, arrays, config={"layers": list(gradcam_paths)}, inputs=inputs, attrs=attrs)
     log.info("scores of %d methods on %d samples", len(arrays["method"]), len(arrays["sample_index"]))
 
@@ -128,22 +156,70 @@ def rank_keypoints(
 def score_ground_truth(
     *,
     scores_path: PathLike,
+    explain_set_path: PathLike,
     ground_truth_path: PathLike,
+    oracle_csv: PathLike,
     output_csv: PathLike,
+    output_time_csv: PathLike,
     output_md: PathLike,
+    fps: float,
     title: str = "",
 ) -> pd.DataFrame:
-    """Job of rule score_ground_truth: the ground-truth table of SHAP (signed and absolute) and every layer."""
+    """Job of rule score_ground_truth: every method against the planted joints, verified classes only.
+
+    Classes the model-reliance oracle (``oracle.csv``) left unverified are not scored; the
+    Markdown names them with their oracle numbers. ``output_csv`` scores the key-point rankings
+    (:func:`harxai.evaluate.ground_truth.score_ground_truth`), ``output_time_csv`` the joint x
+    frame maps against the temporal masks of the burst classes
+    (:func:`harxai.evaluate.ground_truth.score_temporal`; ``fps`` is the preprocessing's rate).
+    """
     scores = read_scores(scores_path)
     info = scores.info
-    truth = read_ground_truth(ground_truth_path, info.class_names, info.layout.num_joints)
+    classes = read_ground_truth_classes(ground_truth_path, info.class_names, info.layout.num_joints)
+    oracle_table = pd.read_csv(oracle_csv)
+    verified = verified_truth({k: v.joints for k, v in classes.items()}, oracle_table)
     importance = {m: scores.of(m).importance for m in scores.methods}
     table = ground_truth.score_ground_truth(
-        importance, scores.label, truth, info.class_names, info.layout.joints
+        importance, scores.label, verified, info.class_names, info.layout.joints
     )
-    log.info("ground truth: %d rows for %d methods", len(table), len(importance))
+    start_s = EXPLAIN_SET.read(explain_set_path, load=["window_start", "sample_index"])
+    check_aligned(
+        scores.sample_index, start_s["sample_index"].astype(np.int64), "sample_index", explain_set_path
+    )
+    frames = scores.frame_map.shape[2]
+    kept = {k: v for k, v in classes.items() if k in verified}
+    masks = truth_masks(
+        kept,
+        scores.label,
+        start_s["window_start"].astype(np.float64) * fps,
+        frames,
+        fps,
+        info.layout.num_joints,
+    )
+    maps = {m: scores.of(m).frame_map for m in scores.methods}
+    temporal = score_temporal(maps, scores.label, masks, kept, info.class_names, info.layout.joints)
+    unverified = oracle_table[~oracle_table["verified"].astype(bool)]
+    log.info(
+        "ground truth: %d rows for %d methods; %d temporal rows; unverified classes: %s",
+        len(table),
+        len(importance),
+        len(temporal),
+        list(unverified["class"]) or "none",
+    )
     write_csv(table, output_csv)
-    write_markdown(ground_truth_markdown(table, title), output_md)
+    write_csv(temporal, output_time_csv)
+    note = ""
+    if len(unverified):
+        note = (
+            "\n\nUnverified classes (left out: the model does not rely on their planted joints, "
+            "see oracle.csv):\n\n" + markdown_table(unverified)
+        )
+    body = (
+        ground_truth_markdown(table, title)
+        if len(table)
+        else f"# Ground truth{': ' + title if title else ''}\n\nNo class was verified by the oracle."
+    )
+    write_markdown(body + note, output_md)
     return table
 
 
@@ -340,3 +416,286 @@ def perturb_random(
     attrs = {"method": "random", "selection": "random", "elapsed_s": time.perf_counter() - start}
     written = write_curves(output_h5, curves, data, True, config, [model_path, explain_set_path], attrs, seed)
     write_curves_csv(written, output_csv)
+
+
+# ----------------------------------------------------------------------------- the verdict's criteria
+
+CURVE_FAMILIES = (
+    ("deletion", "keypoint", "most"),
+    ("deletion", "keypoint", "least"),
+    ("insertion", "keypoint", "most"),
+    ("deletion", "time", "most"),
+)
+"""(mode, cells, order) of the faithfulness curves: key-point deletion of the most and of the
+least important first, key-point insertion, and deletion of joint x time segments."""
+
+
+def _verdict_maps(scores: Scores, names: Sequence[str], shap_absolute: bool) -> dict[str, np.ndarray]:
+    """Per-frame maps (sample, frame, joint) of the verdict's methods from ``scores.h5`` (``random`` excluded)."""
+    internal = {verdict_method(m): m for m in scores.methods if m != METHOD_SHAP_ABS}
+    internal["shap"] = shap_method(shap_absolute)
+    missing = [n for n in names if n != METHOD_RANDOM and n not in internal]
+    if missing:
+        raise ValueError(f"scores.h5 holds no maps of {missing} (has {list(scores.methods)})")
+    return {n: scores.of(internal[n]).frame_map for n in names if n != METHOD_RANDOM}
+
+
+def _explain_subset(explain_set_path: PathLike, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of a seeded subset of the explain set (all samples when ``size`` is None)."""
+    explain = read_explain_set(explain_set_path)
+    assert explain.inputs is not None
+    rows = subset_indices(len(explain.target), size, seed)
+    return explain.inputs[rows], explain.target[rows]
+
+
+def _background_rows(background_path: PathLike, rows: int | None) -> np.ndarray:
+    """The first ``rows`` SHAP background rows (all when None)."""
+    background = BACKGROUND.read(background_path, load=["background"])["background"].astype(np.float32)
+    return background if rows is None else background[:rows]
+
+
+def oracle(
+    *,
+    model_path: PathLike,
+    features_path: PathLike,
+    ground_truth_path: PathLike,
+    output_csv: PathLike,
+    seed: int,
+    repeats: int,
+    mode: str,
+    device: torch.device | str,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Job of rule oracle: does the model rely on each class's planted joints (validation split)?
+
+    See :mod:`harxai.evaluate.oracle` for the isolation and the thresholds.
+    """
+    torch.set_num_threads(threads)
+    table = run_model_reliance_oracle(
+        model_path=model_path,
+        features_path=features_path,
+        ground_truth_path=ground_truth_path,
+        output_csv=output_csv,
+        seed=seed,
+        repeats=repeats,
+        mode=mode,
+        device=device,
+    )
+    log.info("oracle: %d of %d classes verified", int(table["verified"].sum()), len(table))
+    return table
+
+
+def faithfulness(
+    *,
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    background_path: PathLike,
+    scores_path: PathLike,
+    output_curves_csv: PathLike,
+    output_areas_csv: PathLike,
+    output_png: PathLike,
+    methods: Sequence[str],
+    shap_absolute: bool,
+    imputations: Sequence[str],
+    max_cells: int,
+    segment_frames: int,
+    draws: int,
+    seed: int,
+    device: torch.device | str,
+    threads: int = 1,
+    batch_size: int = 64,
+    title: str = "",
+) -> pd.DataFrame:
+    """Job of rule faithfulness: deletion and insertion curves at the input, for any model.
+
+    For each imputation (:class:`harxai.evaluate.faithfulness.Imputation`) the curve families of
+    :data:`CURVE_FAMILIES` are run for every method of ``methods`` (verdict names; ``random`` is
+    the seeded control of ``draws`` random orders) from its map in ``scores.h5``. Writes the
+    long curve and area tables (with the columns ``imputation``, ``mode``, ``cells``) and a figure
+    of the true-class-probability curves; returns the area table.
+    """
+    torch.set_num_threads(threads)
+    explain = read_explain_set(explain_set_path)
+    assert explain.inputs is not None
+    scores = read_scores(scores_path)
+    check_aligned(explain.sample_index, scores.sample_index, "sample_index", scores_path)
+    info = scores.info
+    maps = _verdict_maps(scores, methods, shap_absolute)
+    data = EvaluationData(
+        inputs=explain.inputs,
+        label=explain.label,
+        recording_id=explain.recording_id,
+        panels=scoring_panels(info.task, info.class_names, explain.label),
+    )
+    model = load_job_model(model_path, device)
+    background = _background_rows(background_path, None)
+    curves, areas = [], []
+    start = time.perf_counter()
+    for kind in imputations:
+        imputer = Imputer(background, info.layout.adjacency(), Imputation(kind))
+        for mode, cells, order in CURVE_FAMILIES:
+            spec = CurveSpec(
+                mode=mode,
+                max_cells=max_cells,
+                segment_frames=None if cells == "keypoint" else segment_frames,
+                seed=seed,
+                batch_size=batch_size,
+            )
+            result = faithfulness_curves(model, data, maps, imputer, spec, order=order, draws=draws)
+            tags = {"imputation": kind, "mode": mode, "cells": cells}
+            curves.append(result.curves.assign(**tags))
+            areas.append(result.areas.assign(**tags))
+            log.info(
+                "faithfulness %s %s %s (%s): %.1f s", kind, mode, cells, order, time.perf_counter() - start
+            )
+    curve_table = pd.concat(curves, ignore_index=True)
+    area_table = pd.concat(areas, ignore_index=True)
+    write_csv(curve_table, output_curves_csv)
+    write_csv(area_table, output_areas_csv)
+    plots.plot_faithfulness(curve_table, output_png, title=title)
+    return area_table
+
+
+def sanity_check(
+    *,
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    background_path: PathLike,
+    output_csv: PathLike,
+    output_png: PathLike,
+    methods: Sequence[str],
+    shap_absolute: bool,
+    variant: str,
+    samples: int,
+    stages: int,
+    background_rows: int,
+    seed: int,
+    device: torch.device | str,
+    threads: int = 1,
+    title: str = "",
+) -> pd.DataFrame:
+    """Job of rule sanity_check: cascading randomisation (Adebayo et al. 2018) of every method.
+
+    On a seeded subset of ``samples`` explained samples, the model's parameters are randomised
+    in ``stages`` stages from the classifier to the input (:mod:`harxai.evaluate.sanity`), each
+    method's map recomputed and compared with the trained one by Spearman's rho; SHAP uses the
+    first ``background_rows`` background rows.
+    """
+    torch.set_num_threads(threads)
+    inputs, target = _explain_subset(explain_set_path, samples, seed)
+    model = load_job_model(model_path, device)
+    background = _background_rows(background_path, background_rows)
+    maps = map_methods(
+        methods, background=background, shap_absolute=shap_absolute, variant=variant, seed=seed
+    )
+    cascade = cascading_stages(model, inputs[:2], stages)
+    table = cascading_randomization(model, inputs, target, maps, cascade, seed=seed)
+    write_csv(table, output_csv)
+    plots.plot_sanity(table, output_png, FAIL_RHO, title=title)
+    summary = sanity_summary(table)
+    log.info(
+        "sanity: %s",
+        ", ".join(f"{m} rho={r:.2f}" for m, r in zip(summary["method"], summary["rho"], strict=True)),
+    )
+    return table
+
+
+def robustness(
+    *,
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    background_path: PathLike,
+    output_csv: PathLike,
+    methods: Sequence[str],
+    shap_absolute: bool,
+    variant: str,
+    samples: int,
+    background_rows: int,
+    spec: Mapping[str, Any],
+    seed: int,
+    device: torch.device | str,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Job of rule robustness: captum's ``sensitivity_max`` and ``infidelity`` of every method.
+
+    On a seeded subset of ``samples`` explained samples (:mod:`harxai.evaluate.robustness`);
+    ``spec`` holds the :class:`RobustnessSpec` fields except the seed.
+    """
+    torch.set_num_threads(threads)
+    inputs, target = _explain_subset(explain_set_path, samples, seed)
+    model = load_job_model(model_path, device)
+    background = _background_rows(background_path, background_rows)
+    maps = map_methods(
+        methods, background=background, shap_absolute=shap_absolute, variant=variant, seed=seed
+    )
+    table = robustness_table(model, inputs, target, maps, RobustnessSpec(**spec, seed=seed))
+    write_csv(table, output_csv)
+    return table
+
+
+def _runtime_estimates(
+    methods: Sequence[str],
+    shap_path: PathLike,
+    gradcam_paths: Mapping[str, PathLike],
+    baselines_path: PathLike,
+) -> dict[tuple[str, str], Estimate]:
+    """``runtime_s`` of each method: the core seconds its explain job recorded (SHAP: all chunks)."""
+    out: dict[tuple[str, str], Estimate] = {}
+    if "shap" in methods:
+        out[("shap", "runtime_s")] = Estimate(float(SHAP.read(shap_path, load=[]).attrs["elapsed_s"]))
+    for layer, path in gradcam_paths.items():
+        name = verdict_method(gradcam_method(layer))
+        if name in methods:
+            out[(name, "runtime_s")] = Estimate(float(GRADCAM.read(path, load=[]).attrs["elapsed_s"]))
+    content = BASELINES.read(baselines_path, load=["method", "elapsed_s"])
+    for name, seconds in zip(content["method"], content["elapsed_s"], strict=True):
+        if str(name) in methods:
+            out[(str(name), "runtime_s")] = Estimate(float(seconds))
+    return out
+
+
+def verdict(
+    *,
+    methods: Sequence[str],
+    areas_csv: PathLike,
+    sanity_csv: PathLike,
+    robustness_csv: PathLike,
+    shap_path: PathLike,
+    gradcam_paths: Mapping[str, PathLike],
+    baselines_path: PathLike,
+    output_csv: PathLike,
+    output_png: PathLike,
+    output_md: PathLike,
+    imputation: str,
+    shap_absolute: bool,
+    ground_truth_csv: PathLike | None = None,
+    ground_truth_time_csv: PathLike | None = None,
+    title: str = "",
+) -> pd.DataFrame:
+    """Job of rule verdict: every method against every criterion in ``verdict.csv``, a figure and a paragraph.
+
+    Ground truth (synthetic data only; verified classes only) from the ground-truth tables,
+    faithfulness from the areas of ``imputation``, the sanity check's rho once the whole network
+    is random, the robustness metrics, and the core seconds of each method's explain job.
+    """
+    names = {shap_method(shap_absolute): "shap", **{m: m for m in BASELINE_METHODS}}
+    names.update({gradcam_method(x.split(":", 1)[1]): x for x in methods if x.startswith("gradcam:")})
+    names = {k: v for k, v in names.items() if v in methods}
+    estimates: dict[tuple[str, str], Estimate] = {}
+    gt = pd.read_csv(ground_truth_csv) if ground_truth_csv else None
+    gt_time = pd.read_csv(ground_truth_time_csv) if ground_truth_time_csv else None
+    estimates.update(ground_truth_estimates(gt, gt_time, names))
+    estimates.update(faithfulness_estimates(pd.read_csv(areas_csv), imputation))
+    summary = sanity_summary(pd.read_csv(sanity_csv))
+    estimates.update(estimates_from(summary, "sanity_rho", value="rho"))
+    robust = pd.read_csv(robustness_csv)
+    for criterion in ("sensitivity_max", "infidelity"):
+        estimates.update(estimates_from(robust[robust["criterion"] == criterion], criterion))
+    estimates.update(_runtime_estimates(methods, shap_path, gradcam_paths, baselines_path))
+    estimates = {k: v for k, v in estimates.items() if k[0] in methods}
+    table = verdict_table(methods, estimates)
+    paragraph = write_verdict(table, output_csv, output_png, title)
+    header = f"# Verdict{': ' + title if title else ''}\n\n{paragraph}\n\n"
+    write_markdown(header + markdown_table(table), output_md)
+    log.info("verdict of %d methods: %s", len(methods), paragraph)
+    return table

@@ -39,6 +39,7 @@ reported unverified: it is recognised by elimination.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +49,7 @@ import pandas as pd
 import torch
 
 from ..explain.jobs import group_tensors, load_job_model
-from ..io import read_hdf5
+from ..explain.sampling import read_feature_rows, read_sample_table
 from .ground_truth import read_ground_truth
 from .sources import read_dataset_info
 from .tables import write_csv
@@ -310,20 +311,23 @@ def run_model_reliance_oracle(
     seed: int = 0,
     repeats: int = REPEATS,
     mode: str = "transplant",
+    device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
-    """Job: the oracle table of a trained model on one split of ``features.h5``."""
+    """The oracle table of a trained model on one split of ``features.h5``, written to ``output_csv``."""
     info = read_dataset_info(features_path)
-    content = read_hdf5(features_path, load=("features", "label", "split"))
-    rows = np.flatnonzero(np.asarray(content["split"]).astype(str) == split)
+    table = read_sample_table(features_path)
+    rows = np.flatnonzero(np.asarray(table.split).astype(str) == split)
     if rows.size == 0:
         raise ValueError(f"{features_path}: no samples in split {split!r}")
-    features = np.asarray(content["features"])[rows]
-    labels = np.asarray(content["label"])[rows]
-    groups = [str(g) for g in content.json_attr("groups")]
+    features = read_feature_rows(features_path, rows)
+    labels = table.label[rows]
+    raw = table.attrs["groups"]
+    raw = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    groups = [str(g) for g in (json.loads(raw) if isinstance(raw, str) else raw)]
     truth = read_ground_truth(ground_truth_path, info.class_names, info.layout.num_joints)
-    model = load_job_model(model_path, "cpu")
-    table = model_reliance_oracle(
-        torch_predictor(model),
+    model = load_job_model(model_path, device)
+    oracle = model_reliance_oracle(
+        torch_predictor(model, str(device)),
         features,
         labels,
         truth,
@@ -334,5 +338,5 @@ def run_model_reliance_oracle(
         repeats=repeats,
         mode=mode,
     )
-    write_csv(table, output_csv)
-    return table
+    write_csv(oracle, output_csv)
+    return oracle

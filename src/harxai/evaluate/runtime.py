@@ -133,10 +133,23 @@ def _shap_rows(dataset: str, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _evaluate_rows(dataset: str, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per verdict rule (baselines, oracle, faithfulness, sanity check, robustness, verdict): job time only."""
+    return [
+        _row((dataset, "evaluate", rule), np.nan, read_benchmark(tsv), -1)
+        for rule, tsv in plan.get("evaluate", {}).items()
+    ]
+
+
 def _dataset_rows(dataset: str, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     gradcam = _gradcam_rows(dataset, plan)
     forward = [r for r in gradcam if r["stage"] == "forward"]
-    return [*(r for r in gradcam if r["stage"] != "forward"), *_shap_rows(dataset, plan), *forward]
+    return [
+        *(r for r in gradcam if r["stage"] != "forward"),
+        *_shap_rows(dataset, plan),
+        *forward,
+        *_evaluate_rows(dataset, plan),
+    ]
 
 
 def summarize_runtime(plan: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -146,14 +159,16 @@ def summarize_runtime(plan: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     ----------
     plan
         Dataset -> ``{"gradcam": {layer: {"h5", "benchmark"}}, "shap": {"h5", "benchmark"}
-        (merge_shap's), "shap_chunks": {"<chunk>_<part>": benchmark}}``.
+        (merge_shap's), "shap_chunks": {"<chunk>_<part>": benchmark}, "evaluate": {rule:
+        benchmark}}`` (``evaluate`` optional: the verdict's rules).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`RUNTIME_COLUMNS`; stages ``gradcam`` (one row per layer), ``shap``
         (per chunk job, the merge, and the total: core time from shap.h5, job time summed)
-        and ``forward`` (median over the GradCAM jobs of one forward pass); ``device`` as
+        ``forward`` (median over the GradCAM jobs of one forward pass) and ``evaluate`` (one
+        row per verdict rule: its job's wall time, memory and CPU time); ``device`` as
         recorded by the jobs.
     """
     rows = [row for dataset, p in plan.items() for row in _dataset_rows(dataset, p)]
@@ -191,7 +206,8 @@ def runtime_markdown(table: pd.DataFrame, machine: Mapping[str, str]) -> str:
         "core_s: in-process time of the core computation (HDF5 attribute elapsed_s); job_s: Snakemake "
         "benchmark wall time of the job (start-up and I/O included). GradCAM: one layer, both maps "
         "(positive and negated); SHAP: per background chunk and in total; forward pass: one pass over "
-        "the explained samples, for scale.\n\n## Overview\n\n"
+        "the explained samples, for scale; evaluate: the job of each verdict rule (what the baselines, the "
+        "oracle, faithfulness, sanity check, robustness and verdict stages cost).\n\n## Overview\n\n"
     )
     return (
         head

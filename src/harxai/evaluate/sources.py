@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io import HDF5ContractError, read_hdf5
-from ..io.contracts import GRADCAM, SCORES, SHAP, read_explain_set
+from ..io.contracts import BASELINES, GRADCAM, SCORES, SHAP, read_explain_set
 from ..methods import (
     GRADCAM_PREFIX,
     METHOD_SHAP,
     METHOD_SHAP_ABS,
     gradcam_method,
+    is_baseline,
     method_label,
     method_layer,
     methods_of,
@@ -109,6 +110,8 @@ def read_keypoint_scores(path: PathLike, method: str, shap_absolute: bool = Fals
     shap_absolute
         Rank SHAP by absolute values (``keypoint_importance_abs``) instead of signed sums.
     """
+    if is_baseline(method):
+        raise ValueError(f"{method!r} is a baseline: its maps are in baselines.h5 (read_baseline_scores)")
     if method_layer(method) is None:
         suffix = "_abs" if shap_absolute else ""
         names = [f"keypoint_importance{suffix}", f"keypoint_frame{suffix}", "sample_index"]
@@ -179,6 +182,7 @@ __all__ = [
     "method_layer",
     "methods_of",
     "read_all_scores",
+    "read_baseline_scores",
     "read_dataset_info",
     "read_keypoint_scores",
     "read_scores",
@@ -220,16 +224,37 @@ class Scores:
         )
 
 
+def read_baseline_scores(path: PathLike) -> list[KeypointScores]:
+    """The trivial baselines of ``baselines.h5`` as key-point scores.
+
+    ``importance`` is the map's mean over frames, ``counter`` its negation (the least important
+    first), ``frame_map`` the map at the input's frames.
+    """
+    content = BASELINES.read(path, load=["method", "map", "sample_index"])
+    out = []
+    for name, m in zip(content["method"], content["map"], strict=True):
+        frame_map = np.asarray(m, dtype=np.float64)
+        importance = frame_map.mean(axis=1)
+        out.append(
+            KeypointScores(
+                str(name), importance, -importance, frame_map, content["sample_index"].astype(np.int64)
+            )
+        )
+    return out
+
+
 def collect_scores(
     explain_set_path: PathLike,
     features_path: PathLike,
     shap_path: PathLike,
     gradcam_paths: Mapping[str, PathLike],
+    baselines_path: PathLike | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Every method's aligned scores (the arrays and attributes of ``scores.h5``).
 
-    Methods in order: ``shap``, ``shap_abs``, then ``gradcam-<layer>`` in the order of
-    ``gradcam_paths``. Every file must cover the explain set's samples in its order.
+    Methods in order: ``shap``, ``shap_abs``, ``gradcam-<layer>`` in the order of
+    ``gradcam_paths``, then the baselines of ``baselines_path`` (``motion_energy``, ``random``,
+    ``input_x_gradient``). Every file must cover the explain set's samples in its order.
     """
     explain = read_explain_set(explain_set_path, with_inputs=False)
     info = read_dataset_info(features_path)
@@ -239,6 +264,10 @@ def collect_scores(
         KeypointScores(METHOD_SHAP_ABS, *_fields(read_keypoint_scores(shap_path, METHOD_SHAP, True))),
         *read_all_scores(sources, explain.sample_index).values(),
     ]
+    if baselines_path is not None:
+        for baseline in read_baseline_scores(baselines_path):
+            check_aligned(explain.sample_index, baseline.sample_index, "sample_index", baselines_path)
+            scores.append(baseline)
     check_aligned(explain.sample_index, scores[1].sample_index, "sample_index", shap_path)
     frames = scores[0].frame_map.shape[1]
     arrays: dict[str, np.ndarray] = {

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from scipy import stats
 
 from ..plots.style import new_figure, save_figure
 from .sanity import FAIL_RHO
@@ -321,3 +322,73 @@ def write_verdict(table: pd.DataFrame, output_csv: PathLike, output_png: PathLik
     write_verdict_csv(table, output_csv)
     plot_verdict(table, output_png, title)
     return verdict_paragraph(table)
+
+
+def _class_mean(part: pd.DataFrame, column: str) -> Estimate:
+    """Mean of ``column`` over classes with a 95 % t-interval (none from fewer than 2 classes)."""
+    v = pd.to_numeric(part[column], errors="coerce").to_numpy(dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return Estimate(math.nan)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return Estimate(mean)
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return Estimate(mean, mean - half, mean + half)
+
+
+def ground_truth_estimates(
+    table: pd.DataFrame | None, temporal: pd.DataFrame | None, names: Mapping[str, str]
+) -> dict[tuple[str, str], Estimate]:
+    """``gt_precision`` and ``gt_auprc_time`` of each method: means over the (verified) classes.
+
+    Parameters
+    ----------
+    table
+        The ground-truth table (:data:`harxai.evaluate.ground_truth.GROUND_TRUTH_COLUMNS`), rows
+        of verified classes only; precision@k of each class's ranking. None on real data.
+    temporal
+        The temporal table (:data:`harxai.evaluate.ground_truth.TEMPORAL_COLUMNS`); AUPRC of the
+        joint x time cells. None on real data.
+    names
+        Method name in those tables -> verdict name (only these methods are taken).
+    """
+    out: dict[tuple[str, str], Estimate] = {}
+    for source, criterion, column in (
+        (table, "gt_precision", "precision_at_k"),
+        (temporal, "gt_auprc_time", "auprc_time"),
+    ):
+        if source is None or source.empty:
+            continue
+        for method, name in names.items():
+            part = source[source["method"] == method]
+            if len(part):
+                out[(name, criterion)] = _class_mean(part, column)
+    return out
+
+
+def faithfulness_estimates(
+    areas: pd.DataFrame, imputation: str, names: Mapping[str, str] | None = None, panel: str = "confidence"
+) -> dict[tuple[str, str], Estimate]:
+    """``deletion_area``, ``insertion_area`` and ``time_deletion_area`` from the faithfulness areas.
+
+    ``areas`` has :data:`harxai.evaluate.faithfulness.AREA_COLUMNS` plus ``imputation``,
+    ``mode`` and ``cells``; the most-important-first rows of one imputation and panel are taken.
+    """
+    out: dict[tuple[str, str], Estimate] = {}
+    part = areas[areas["imputation"] == imputation]
+    if part.empty:
+        raise ValueError(f"faithfulness areas hold no rows for imputation {imputation!r}")
+    for criterion, mode, cells in (
+        ("deletion_area", "deletion", "keypoint"),
+        ("insertion_area", "insertion", "keypoint"),
+        ("time_deletion_area", "deletion", "time"),
+    ):
+        family = part[(part["mode"] == mode) & (part["cells"] == cells)]
+        if family.empty:
+            continue
+        for (method, _), e in area_estimates(family, criterion, panel=panel).items():
+            name = method if names is None else names.get(method)
+            if name is not None:
+                out[(name, criterion)] = e
+    return out

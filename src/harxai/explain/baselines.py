@@ -35,6 +35,7 @@ from captum.attr import InputXGradient
 from torch import nn
 
 from ..io.contracts import FEATURES, WINDOW
+from ..methods import METHOD_INPUT_X_GRADIENT, METHOD_MOTION_ENERGY, METHOD_RANDOM
 from .cam import gradcam
 from .reduce import keypoint_frame
 from .shap_api import shap_values
@@ -232,7 +233,12 @@ def gradcam_method(layer: str, variant: str = "standard", batch_size: int = DEFA
     return method
 
 
-def shap_method(background: np.ndarray, backend: str = "fast", absolute: bool = False) -> MapMethod:
+def shap_method(
+    background: np.ndarray,
+    backend: str = "fast",
+    absolute: bool = False,
+    completeness_tolerance: float | None = 1e-4,
+) -> MapMethod:
     """SHAP (:func:`harxai.explain.shap_values`) against ``background`` as a :data:`MapMethod`.
 
     ``background`` is (background, group, channel, frame, joint, person); the map is SHAP's
@@ -247,8 +253,47 @@ def shap_method(background: np.ndarray, backend: str = "fast", absolute: bool = 
             _group_tensors(model, background),
             np.asarray(target),
             backend,
+            completeness_tolerance=completeness_tolerance,
         )
         values = np.stack(result.values, axis=1)  # (sample, group, channel, frame, joint, person)
         return keypoint_frame(values, absolute=absolute)
 
     return method
+
+
+def baseline_methods(seed: int, batch_size: int = DEFAULT_BATCH) -> dict[str, MapMethod]:
+    """The trivial baselines by method name (:data:`harxai.methods.BASELINE_METHODS` order)."""
+    return {
+        METHOD_MOTION_ENERGY: motion_energy_method(),
+        METHOD_RANDOM: random_method(seed),
+        METHOD_INPUT_X_GRADIENT: input_x_gradient_method(batch_size),
+    }
+
+
+def map_methods(
+    names: Sequence[str],
+    *,
+    background: np.ndarray,
+    shap_absolute: bool = False,
+    variant: str = "standard",
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH,
+) -> dict[str, MapMethod]:
+    """Map methods by verdict name: ``shap``, ``gradcam:<layer>`` and the baselines.
+
+    SHAP runs the fast engine against ``background`` without its completeness check (the
+    sanity check and the robustness metrics call it on randomised models and perturbed inputs,
+    where only the maps are compared); GradCAM uses ``variant``.
+    """
+    baselines = baseline_methods(seed, batch_size)
+    out: dict[str, MapMethod] = {}
+    for name in names:
+        if name == "shap":
+            out[name] = shap_method(background, "fast", shap_absolute, completeness_tolerance=None)
+        elif name.startswith("gradcam:"):
+            out[name] = gradcam_method(name.split(":", 1)[1], variant, batch_size)
+        elif name in baselines:
+            out[name] = baselines[name]
+        else:
+            raise ValueError(f"no map method named {name!r}")
+    return out

@@ -25,9 +25,20 @@ import torch
 from torch import nn
 
 from ..io import HDF5Content, HDF5ContractError
-from ..io.contracts import BACKGROUND, EXPLAIN_SET, GRADCAM, SHAP, SHAP_CHUNK, ExplainSet, read_explain_set
+from ..io.contracts import (
+    BACKGROUND,
+    BASELINES,
+    EXPLAIN_SET,
+    GRADCAM,
+    SHAP,
+    SHAP_CHUNK,
+    ExplainSet,
+    read_explain_set,
+)
+from ..methods import BASELINE_METHODS
 from ..models import load_model
 from . import shap_values
+from .baselines import baseline_methods
 from .cam import GradCam
 from .reduce import shap_reductions
 from .sampling import (
@@ -184,6 +195,52 @@ def gradcam_layer(
         elapsed,
         forward_s,
         elapsed / forward_s if forward_s > 0 else float("nan"),
+    )
+
+
+def explain_baselines(
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    output_path: PathLike,
+    seed: int,
+    device: torch.device | str,
+    threads: int,
+    batch_size: int = GRADCAM_BATCH,
+) -> None:
+    """Write ``baselines.h5``: the trivial baselines' maps of the explain set.
+
+    ``motion_energy`` (each joint's input speed), ``random`` (seeded uniform noise) and
+    ``input_x_gradient`` (captum) as (sample, frame, joint) maps at the input's frames
+    (:mod:`harxai.explain.baselines`), with the seconds each took. The evaluation treats them
+    as methods next to SHAP and GradCAM (:data:`harxai.io.contracts.BASELINES`).
+    """
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    model = load_job_model(model_path, dev)
+    es = read_explain_set(explain_set_path)
+    inputs = _inputs_of(es, explain_set_path)
+    maps, elapsed = [], []
+    for name, method in baseline_methods(seed, batch_size).items():
+        start = time.perf_counter()
+        maps.append(np.asarray(method(model, inputs, es.target), dtype=np.float32))
+        elapsed.append(time.perf_counter() - start)
+        log.info("baseline %s of %d samples: %.3f s", name, len(inputs), elapsed[-1])
+    arrays = {
+        "method": np.array(list(BASELINE_METHODS)),
+        "map": np.stack(maps),
+        "elapsed_s": np.array(elapsed, dtype=np.float64),
+        "target": es.target,
+        "label": es.label,
+        "sample_index": es.sample_index,
+        "recording_id": es.recording_id,
+    }
+    BASELINES.write(
+        output_path,
+        arrays,
+        config={"seed": int(seed)},
+        inputs=[str(model_path), str(explain_set_path)],
+        seed=int(seed),
+        attrs={"device": str(dev), "threads": int(threads)},
     )
 
 

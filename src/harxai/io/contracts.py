@@ -474,6 +474,27 @@ GRADCAM = FileContract(
 )
 
 
+BASELINES = FileContract(
+    name="baselines",
+    path="results/{dataset}/{model}/baselines.h5",
+    rule="explain_baselines",
+    doc=(
+        "Maps of the trivial baselines (`motion_energy`, `random`, `input_x_gradient`) on the "
+        "explain set, at the input's frames."
+    ),
+    datasets=(
+        _d("method", ("method",), "str", "baseline name (`harxai.methods.BASELINE_METHODS`)"),
+        _d("map", ("method", *KEYPOINT_FRAME), "float32", "map of each baseline, higher is more important"),
+        _d("elapsed_s", ("method",), "float64", "seconds to compute each map", units="s"),
+        _d("target", SAMPLE, "int64", "class explained"),
+        _d("label", SAMPLE, "int64", "class index"),
+        _d("sample_index", SAMPLE, "int64", "row in features.h5"),
+        _d("recording_id", SAMPLE, "str", "recording of the sample"),
+    ),
+    attrs=("device", "threads"),
+)
+
+
 def _curve_datasets(prefix: tuple[str, ...]) -> tuple[DatasetSpec, ...]:
     return (
         _d("k", ("step",), "int64", "key points perturbed"),
@@ -521,7 +542,12 @@ SCORES = FileContract(
         "perturbation and ground truth read (methods in `harxai.methods`)."
     ),
     datasets=(
-        _d("method", ("method",), "str", "`shap`, `shap_abs` (SHAP by absolute values), `gradcam-<layer>`"),
+        _d(
+            "method",
+            ("method",),
+            "str",
+            "`shap`, `shap_abs` (SHAP by absolute values), `gradcam-<layer>`, the baselines",
+        ),
         _d("importance", ("method", "sample", "joint"), "float64", "ranking score, higher is more important"),
         _d(
             "counter",
@@ -555,6 +581,7 @@ CONTRACTS: tuple[FileContract, ...] = (
     SHAP_CHUNK,
     SHAP,
     GRADCAM,
+    BASELINES,
     SCORES,
     PERTURBATION,
     PERTURBATION_RANDOM,
