@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 from mini_run import planned_jobs, prepare_workdir
 
 MINI = yaml.safe_load((Path(__file__).parent / "configs" / "mini.yaml").read_text())
@@ -76,3 +77,30 @@ def test_gradcam_jobs_per_mode(tmp_path: Path, name: str) -> None:
         shared = {p for j in per_dataset for p in j.outputs if p.startswith("results/benchmarks/")}
         assert set(benchmarks) == shared  # each layer names its dataset's one gradcam_layers benchmark
         assert len(shared) == len(DATASETS)
+
+
+def commented_groups(profile: Path) -> dict:
+    """The commented ``groups:``/``group-components:`` example at the end of the SLURM profile."""
+    lines = profile.read_text().splitlines()
+    start = lines.index("# groups:")
+    block = [line.removeprefix("#")[1:] for line in lines[start:] if line.startswith("# ")]
+    return yaml.safe_load("\n".join(block))
+
+
+def test_slurm_profile_group_example_bundles_jobs(tmp_path: Path) -> None:
+    """The profile's opt-in job groups are valid for this workflow and bundle jobs (dry run, local)."""
+    groups = commented_groups(REPO / "profiles" / "slurm" / "config.yaml")
+    assert set(groups) == {"groups", "group-components"}
+    assert "gradcam_layer" in groups["groups"]
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text(yaml.safe_dump(groups))
+    workdir = prepare_workdir(tmp_path / "run")
+    _, text = planned_jobs(workdir, "--workflow-profile", str(profile))
+    for group in set(groups["groups"].values()):
+        assert f"Group job {group} " in text, text[-3000:]
+    blocks = text.split("Group job ")[1:]
+    for rule, group in groups["groups"].items():
+        assert any(b.startswith(f"{group} ") and f"rule {rule}:" in b for b in blocks), (
+            f"{rule} not in a group job"
+        )
