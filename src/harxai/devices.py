@@ -41,8 +41,10 @@ def gradcam_layers_per_job(
     dataset instead of once per layer, and ``one`` otherwise (CPU jobs start fast, and a
     changed layer reruns only that layer).
     """
-    if setting == "one" or setting == "all":
-        return setting
+    if setting == "one":
+        return "one"
+    if setting == "all":
+        return "all"
     if setting != "auto":
         raise ValueError(
             f"gradcam.layers_per_job must be one of {', '.join(LAYERS_PER_JOB)}, not {setting!r}"
