@@ -12,6 +12,7 @@ from harxai.config import (
     resolve_dataset,
     resolve_model,
 )
+from harxai.devices import gradcam_layers_per_job, job_gpus
 
 validate(config, "schemas/config.schema.yaml")
 
@@ -24,6 +25,13 @@ MODELS = {
 }
 LAYERS = list(config["gradcam"]["layers"])
 check_layers(LAYERS)
+# one = one gradcam_layer job per layer, all = one gradcam_layers job per dataset
+# (docs/hpc-slurm.md, section GPU start-up).
+GRADCAM_LAYERS_PER_JOB = gradcam_layers_per_job(
+    config["gradcam"]["layers_per_job"],
+    config["compute"]["gpu"],
+    config["compute"]["device"],
+)
 check_config(config, DATASETS)
 # Layer names vs the models' module paths: builds each model once (imports torch), so only in
 # the main process, not again in every job.
@@ -123,8 +131,24 @@ def get_gradcam_files(wildcards):
 
 
 def model_resources(key):
-    """Resources of the rules that run the model: threads, memory, run time and GPUs from config."""
+    """Resources of the rules that run the model: threads, memory, run time and GPUs from config.
+
+    GPUs: compute.gpu, but none with compute.device: cpu (harxai.devices.job_gpus).
+    """
+    if key == "gpu":
+        return job_gpus(config["compute"]["gpu"], config["compute"]["device"])
     return config["compute"][key]
+
+
+def gradcam_benchmark(dataset, layer):
+    """Benchmark file of the job that computed one GradCAM layer of a dataset.
+
+    In "all" mode every layer of a dataset shares the one benchmark of gradcam_layers.
+    """
+    w = {"dataset": dataset, "model": MODELS[dataset]["name"]}
+    if GRADCAM_LAYERS_PER_JOB == "all":
+        return expand(rules.gradcam_layers.benchmark, **w)[0]
+    return expand(rules.gradcam_layer.benchmark, layer=layer, **w)[0]
 
 
 # The one place of the rules' resources: rules that run the model take theirs from config

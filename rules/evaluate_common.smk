@@ -150,9 +150,7 @@ def runtime_plan():
             "gradcam": {
                 layer: {
                     "h5": f"{model_dir(ds)}/gradcam/{layer}.h5",
-                    "benchmark": expand(
-                        rules.gradcam_layer.benchmark, layer=layer, **w
-                    )[0],
+                    "benchmark": gradcam_benchmark(ds, layer),
                 }
                 for layer in LAYERS
             },

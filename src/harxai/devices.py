@@ -1,12 +1,55 @@
-"""Device choice inside jobs."""
+"""Device choice: GPUs requested per job, GradCAM layers per job, and the torch device inside jobs.
+
+:func:`job_gpus` and :func:`gradcam_layers_per_job` are plain functions of the config that the
+workflow (``rules/common.smk``) calls while it builds the DAG; :func:`select_device` runs inside
+the jobs. Torch is imported only there, so the workflow's import of this module stays light.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
+
+LAYERS_PER_JOB = ("auto", "one", "all")
+
+
+def job_gpus(gpus: int | str | None, device: str = "auto") -> int:
+    """GPUs a model job requests from the scheduler (``resources.gpu``).
+
+    ``compute.gpu`` GPUs, except ``0`` when ``compute.device`` is ``cpu``: a job that will run
+    on the CPU anyway must not wait for, or hold, a GPU.
+    """
+    n = int(gpus or 0)
+    if n < 0:
+        raise ValueError(f"compute.gpu must be >= 0, not {n}")
+    return 0 if device == "cpu" else n
+
+
+def gradcam_layers_per_job(
+    setting: str, gpus: int | str | None, device: str = "auto"
+) -> Literal["one", "all"]:
+    """Resolve ``gradcam.layers_per_job``: ``one`` (rule gradcam_layer, one job per layer) or
+    ``all`` (rule gradcam_layers, every layer of a dataset in one job).
+
+    ``auto`` is ``all`` when the model jobs run on a GPU (:func:`job_gpus` > 0, or
+    ``compute.device: cuda``), so the CUDA start-up and the model load are paid once per
+    dataset instead of once per layer, and ``one`` otherwise (CPU jobs start fast, and a
+    changed layer reruns only that layer).
+    """
+    if setting == "one":
+        return "one"
+    if setting == "all":
+        return "all"
+    if setting != "auto":
+        raise ValueError(
+            f"gradcam.layers_per_job must be one of {', '.join(LAYERS_PER_JOB)}, not {setting!r}"
+        )
+    return "all" if device == "cuda" or job_gpus(gpus, device) > 0 else "one"
 
 
 def select_device(requested: str = "auto", gpus: int | str | None = 0) -> torch.device:
@@ -20,6 +63,8 @@ def select_device(requested: str = "auto", gpus: int | str | None = 0) -> torch.
     gpus
         GPUs the job was given (Snakemake's ``resources.gpu``).
     """
+    import torch  # late: keeps job_gpus / gradcam_layers_per_job (used by the workflow) free of torch
+
     n_gpus = int(gpus or 0)
     available = torch.cuda.is_available()
     if requested == "cpu":

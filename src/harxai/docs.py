@@ -217,6 +217,8 @@ def code_map(root: Path) -> list[RuleEntry]:
             if not script.is_file():
                 raise DocsError(f"{where}: script {script} does not exist")
             outputs = [p for v in _section_values(where, sections.get("output", "")) for p in _paths_of(v)]
+            # expand("…{{dataset}}…{layer}…"): doubled braces are the rule's own wildcards
+            outputs = [p.replace("{{", "{").replace("}}", "}") for p in outputs]
             entries.append(
                 RuleEntry(
                     name=name,

@@ -99,7 +99,8 @@ CAPTIONS = {
     ),
     "runtime": (
         "Runtime: in-process time of the core computation (core_s) and Snakemake benchmark wall time of the "
-        "job (job_s), with the hardware of the machine that summarised them."
+        "job (job_s; a job shared by job_shared_by GradCAM layers is divided equally among them), with the "
+        "hardware of the machine that summarised them."
     ),
 }
 

@@ -75,6 +75,7 @@ def test_summary_of_hand_made_files(tmp_path: Path) -> None:
         "device",
     }
     assert (cam["device"] == "cpu").all()
+    assert (table["job_shared_by"] == 1).all()  # one job per layer
     text = (tmp_path / "runtime.md").read_text()
     assert "Hardware: CPU" in text
     assert "## Overview" in text
@@ -85,3 +86,32 @@ def test_hardware_names_cpu_cores_and_gpu() -> None:
     assert set(hw) == {"cpu", "cores", "gpu"}
     assert int(hw["cores"]) >= 1
     assert hw["cpu"]
+
+
+def test_layers_of_one_job_share_its_benchmark(tmp_path: Path) -> None:
+    """gradcam.layers_per_job: all: one gradcam_layers benchmark, divided among the layers."""
+    inputs = make_inputs(tmp_path)
+    bench = tmp_path / "benchmarks"
+    shared = str(_bench(bench / "gradcam_layers.tsv", 9.0, rss=700.0))
+    plan = {
+        "toy": {
+            "gradcam": {x: {"h5": str(p), "benchmark": shared} for x, p in inputs.gradcam.items()},
+            "shap": {"h5": str(inputs.shap), "benchmark": str(_bench(bench / "merge.tsv", 1.0))},
+            "shap_chunks": {"0_0": str(_bench(bench / "chunk0.tsv", 10.0))},
+        }
+    }
+    table = evaluate_jobs.summarize_runtime(
+        plan=plan, output_csv=tmp_path / "runtime.csv", output_md=tmp_path / "runtime.md"
+    )
+    cam = table[table["stage"] == "gradcam"].set_index("item")
+    k = len(LAYERS)
+    assert k > 1
+    assert (cam["job_shared_by"] == k).all()
+    assert cam["job_s"].to_numpy() == pytest.approx([9.0 / k] * k)
+    assert cam["job_s"].sum() == pytest.approx(9.0)
+    assert cam["cpu_time_s"].sum() == pytest.approx(4.5)
+    assert (cam["max_rss_mb"] == 700.0).all()
+    assert cam.loc["main.1.att", "core_s"] == pytest.approx(1.5)  # each layer's own elapsed_s
+    assert (table[table["stage"] != "gradcam"]["job_shared_by"] == 1).all()
+    assert runtime_overview(table).iloc[0]["gradcam_layer_job_s"] == pytest.approx(9.0 / k)
+    assert "job_shared_by" in (tmp_path / "runtime.md").read_text()

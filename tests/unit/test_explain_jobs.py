@@ -1,4 +1,4 @@
-"""Job glue: gradcam_layer, shap_chunk and merge_shap files (small models of our own)."""
+"""Job glue: gradcam_layer, gradcam_layers, shap_chunk and merge_shap files (small models of our own)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -164,6 +165,112 @@ def test_gradcam_layer_file_matches_gradcam(monkeypatch: pytest.MonkeyPatch, fil
     assert c.attrs["elapsed_s"] > 0
     assert c.attrs["forward_elapsed_s"] > 0
     assert c.json_attr("config") == {"layer": "mix", "variant": "standard"}
+
+
+# Attributes that may differ between two runs of the same GradCAM: timings and the write time.
+RUN_ATTRS = {"elapsed_s", "forward_elapsed_s", "created"}
+
+
+def assert_same_gradcam_file(a: Path, b: Path) -> None:
+    """Same datasets (dtype, shape, bytes, dataset attributes) and root attributes except RUN_ATTRS."""
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names: list[list[str]] = [[], []]
+        fa.visit(names[0].append)
+        fb.visit(names[1].append)
+        assert names[0] == names[1]
+        for name in names[0]:
+            da, db = fa[name], fb[name]
+            assert da.dtype == db.dtype, name
+            assert da.shape == db.shape, name
+            va, vb = da[()], db[()]
+            if va.dtype == object:  # variable-length strings: compare the values, not the pointers
+                assert va.tolist() == vb.tolist(), name
+            else:
+                assert va.tobytes() == vb.tobytes(), name
+            assert dict(da.attrs) == dict(db.attrs), name
+        attrs_a = {k: v for k, v in fa.attrs.items() if k not in RUN_ATTRS}
+        attrs_b = {k: v for k, v in fb.attrs.items() if k not in RUN_ATTRS}
+        assert attrs_a == attrs_b
+        assert set(fa.attrs) == set(fb.attrs)
+
+
+@pytest.mark.parametrize("variant", ["standard", "shapgcn"])
+def test_gradcam_layers_equals_gradcam_layer_per_layer(
+    monkeypatch: pytest.MonkeyPatch, files: dict[str, Path], variant: str
+) -> None:
+    """One process for all layers writes the same files as one job per layer."""
+    use_model(monkeypatch, FourBranchNet().eval())
+    layers = ["mix", "branches.bone.0", "branches.joint.1"]
+    one, many = files["dir"] / "one", files["dir"] / "many"
+    for layer in layers:
+        jobs.gradcam_layer(
+            "model.pt", files["explain"], one / f"{layer}.h5", layer, variant, "cpu", 1, batch_size=2
+        )
+    outputs = [many / f"{layer}.h5" for layer in layers]
+    jobs.gradcam_layers("model.pt", files["explain"], outputs, layers, variant, "cpu", 1, batch_size=2)
+    for layer, out in zip(layers, outputs, strict=True):
+        assert_same_gradcam_file(one / f"{layer}.h5", out)
+        assert read_hdf5(out).attrs["layer"] == layer
+    forward = {read_hdf5(out).attrs["forward_elapsed_s"] for out in outputs}
+    assert len(forward) == 1  # one forward pass timed per process
+
+
+def test_gradcam_layers_on_a_shipped_checkpoint(tmp_path: Path) -> None:
+    """The tiny preset (attention layers, two persons): bit-identical maps from both rules' functions."""
+    models = pytest.importorskip("harxai.models")
+    from harxai.config import FEATURE_GROUPS  # late: mirrors test_jobs_on_a_shipped_checkpoint
+    from harxai.skeletons import get_layout  # late: see above
+
+    arch = models.make_architecture(
+        "tiny",
+        attention="joint",
+        dropout=0.0,
+        in_channels=dict.fromkeys(FEATURE_GROUPS, 6),
+        layout=get_layout("ntu25").to_dict(),
+        num_classes=3,
+    )
+    models.save_checkpoint(
+        tmp_path / "model.pt", models.build_model(arch), arch, ["a", "b", "c"], "multiclass"
+    )
+    inputs = np.random.default_rng(4).normal(size=(5, 4, 6, 8, 25, 2)).astype(np.float32)
+    write_explain_set(tmp_path / "explain_set.h5", inputs, np.asarray([2, 0, 1, 1, 2]))
+    layers = ["main.1.tcn.conv", "main.1.att", "branches.bone.init_bn", "branches.joint.blocks.1.att"]
+    for layer in layers:
+        jobs.gradcam_layer(
+            tmp_path / "model.pt", tmp_path / "explain_set.h5", tmp_path / "one" / f"{layer}.h5", layer,
+            "standard", "cpu", 1, batch_size=2,
+        )  # fmt: skip
+    outputs = [tmp_path / "all" / f"{layer}.h5" for layer in layers]
+    jobs.gradcam_layers(
+        tmp_path / "model.pt",
+        tmp_path / "explain_set.h5",
+        outputs,
+        layers,
+        "standard",
+        "cpu",
+        1,
+        batch_size=2,
+    )
+    for layer, out in zip(layers, outputs, strict=True):
+        assert_same_gradcam_file(tmp_path / "one" / f"{layer}.h5", out)
+
+
+def test_gradcam_layers_checks_every_layer_before_writing(
+    monkeypatch: pytest.MonkeyPatch, files: dict[str, Path]
+) -> None:
+    use_model(monkeypatch, FourBranchNet().eval())
+    out = files["dir"] / "many"
+    with pytest.raises(ValueError, match="'nope' is not a named_modules"):
+        jobs.gradcam_layers(
+            "model.pt", files["explain"], [out / "a.h5", out / "b.h5"], ["mix", "nope"], "standard", "cpu", 1
+        )
+    assert not out.exists() or not any(out.iterdir())
+    with pytest.raises(ValueError, match="2 GradCAM layers but 1 output files"):
+        jobs.gradcam_layers("model.pt", files["explain"], [out / "a.h5"], ["mix", "fc"], "standard", "cpu", 1)
+    with pytest.raises(ValueError, match=r"listed twice: \['mix'\]"):
+        jobs.gradcam_layers(
+            "model.pt", files["explain"], [out / "a.h5", out / "b.h5"], ["mix", "mix"], "standard", "cpu", 1
+        )
 
 
 def run_chunks(files: dict[str, Path], parts: int, chunks: int = 2) -> list[Path]:

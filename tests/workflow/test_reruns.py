@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import run_snakemake
 from mini_run import DATA_RULES, MODEL_RULES, Job, MiniRun, copy_run, downstream, edit_config, planned_jobs
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +39,17 @@ def _set(section: str, key: str, value: object) -> Callable[[dict], None]:
         config[section][key] = value
 
     return edit
+
+
+def _all_mode_then(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    """Switch the run to gradcam.layers_per_job: all, run its gradcam_layers jobs, then ``edit``."""
+
+    def scenario(workdir: Path) -> None:
+        edit_config(workdir, _set("gradcam", "layers_per_job", "all"))
+        run_snakemake(workdir, "--cores", "2", "--until", "gradcam_layers")
+        edit_config(workdir, edit)
+
+    return scenario
 
 
 def _comment_only(workdir: Path) -> None:
@@ -69,6 +81,26 @@ SCENARIOS = {
         lambda j: j.rule == "gradcam_layer" and "layer=branches.bone.blocks.1.tcn.conv" in j.wildcards,
         "Missing output files",
         UPSTREAM | SHAP_RULES,
+    ),
+    # gradcam.layers_per_job: all: one job computes every layer, so a new layer or a changed
+    # GradCAM setting reruns all layers of the dataset (one job each), never gradcam_layer.
+    "all_mode_add_gradcam_layer": Scenario(
+        _all_mode_then(_add_layer),
+        lambda j: j.rule == "gradcam_layers",
+        "Missing output files",
+        UPSTREAM | SHAP_RULES | {"gradcam_layer"},
+    ),
+    "all_mode_gradcam_variant": Scenario(
+        _all_mode_then(_set("gradcam", "variant", "shapgcn")),
+        lambda j: j.rule == "gradcam_layers",
+        "Params have changed",
+        UPSTREAM | SHAP_RULES | {"gradcam_layer"},
+    ),
+    "one_mode_gradcam_variant": Scenario(
+        lambda w: edit_config(w, _set("gradcam", "variant", "shapgcn")),
+        lambda j: j.rule == "gradcam_layer",
+        "Params have changed",
+        UPSTREAM | SHAP_RULES | {"gradcam_layers"},
     ),
     "shap_background_size": Scenario(
         lambda w: edit_config(w, _set("shap", "background_size", 12)),

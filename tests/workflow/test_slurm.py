@@ -37,7 +37,9 @@ TEST_OVERRIDES = {
     "slurm-init-seconds-before-status-checks": 5,
     "slurm-keep-successful-logs": True,  # job stdout/stderr under .snakemake/slurm_logs for diagnosis
 }
-GPU_RULES = {"train_model", "shap_chunk", "gradcam_layer"}  # at least these request GPUs
+# At least these request GPUs; with compute.gpu: 1, gradcam.layers_per_job: auto computes every
+# GradCAM layer of a dataset in one gradcam_layers job (and no gradcam_layer job runs).
+GPU_RULES = {"train_model", "shap_chunk", "gradcam_layers"}
 CPU_FALLBACK_LOG = "using cpu (job was given 1 GPU(s) but CUDA is not available)"
 
 
@@ -138,6 +140,7 @@ def test_slurm_run_matches_local(mini_run: MiniRun, slurm_cluster: SlurmCluster,
     assert expected_gpu_rules >= GPU_RULES, (
         f"model rules without the config's GPU request: {expected_gpu_rules}"
     )
+    assert "gradcam_layer" not in {job.rule for job in planned.values()}
 
     start = time.monotonic()
     proc = run_snakemake(

@@ -5,7 +5,12 @@ recorded by the explainer jobs in their HDF5 files (attribute ``elapsed_s``; the
 files also hold ``forward_elapsed_s``, one forward pass over the explained samples, given
 for scale), and ``job_s``, the wall time of the whole Snakemake job from its ``benchmark:``
 file (interpreter start-up, imports and I/O included), with its peak memory and CPU time.
-The hardware is that of the machine that ran this summary; for a local run it is the one
+When several items share one job (``gradcam.layers_per_job: all``: every GradCAM layer of a
+dataset in one gradcam_layers job, one benchmark file), each item's ``job_s`` and
+``cpu_time_s`` are the job's divided by the number of items that share it (column
+``job_shared_by``; 1 for a job of its own) and ``max_rss_mb`` is the shared job's peak, so the
+per-layer figures of both modes compare and their sum is the job's. The hardware is that of
+the machine that ran this summary; for a local run it is the one
 that ran the jobs (on a cluster, jobs may have run elsewhere).
 """
 
@@ -15,6 +20,7 @@ import json
 import logging
 import os
 import platform
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,7 @@ RUNTIME_COLUMNS = (
     "cpu_time_s",
     "n_samples",
     "device",
+    "job_shared_by",
 )
 
 
@@ -84,6 +91,7 @@ def _row(
     bench: Mapping[str, float] | None,
     n: int,
     device: object = "",
+    shared_by: int = 1,
 ) -> dict[str, Any]:
     b = bench or {}
     return {
@@ -96,17 +104,27 @@ def _row(
         "cpu_time_s": b.get("cpu_time", np.nan),
         "n_samples": n,
         "device": str(device),
+        "job_shared_by": int(shared_by),
     }
+
+
+def _share(bench: Mapping[str, float], k: int) -> dict[str, float]:
+    """One of ``k`` equal shares of a job: wall and CPU time divided, peak memory whole."""
+    return {"s": bench["s"] / k, "max_rss": bench["max_rss"], "cpu_time": bench["cpu_time"] / k}
 
 
 def _gradcam_rows(dataset: str, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows, forward, n, device = [], [], -1, ""
+    shared = Counter(files["benchmark"] for files in plan["gradcam"].values())
+    benches = {path: read_benchmark(path) for path in shared}
     for layer, files in plan["gradcam"].items():
         attrs, n = _attrs(files["h5"])
         device = attrs.get("device", "")
         forward.append(float(attrs.get("forward_elapsed_s", np.nan)))
         core = float(attrs.get("elapsed_s", np.nan))
-        rows.append(_row((dataset, "gradcam", layer), core, read_benchmark(files["benchmark"]), n, device))
+        k = shared[files["benchmark"]]
+        bench = _share(benches[files["benchmark"]], k)
+        rows.append(_row((dataset, "gradcam", layer), core, bench, n, device, k))
     if forward and np.isfinite(forward).any():
         rows.append(_row((dataset, "forward", "forward pass"), float(np.nanmedian(forward)), None, n, device))
     return rows
@@ -160,12 +178,14 @@ def summarize_runtime(plan: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     plan
         Dataset -> ``{"gradcam": {layer: {"h5", "benchmark"}}, "shap": {"h5", "benchmark"}
         (merge_shap's), "shap_chunks": {"<chunk>_<part>": benchmark}, "evaluate": {rule:
-        benchmark}}`` (``evaluate`` optional: the verdict's rules).
+        benchmark}}`` (``evaluate`` optional: the verdict's rules). Layers computed in one job
+        (gradcam_layers) name the same benchmark file.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RUNTIME_COLUMNS`; stages ``gradcam`` (one row per layer), ``shap``
+        Columns :data:`RUNTIME_COLUMNS`; stages ``gradcam`` (one row per layer; a shared
+        job's time divided among its layers, see ``job_shared_by``), ``shap``
         (per chunk job, the merge, and the total: core time from shap.h5, job time summed)
         ``forward`` (median over the GradCAM jobs of one forward pass) and ``evaluate`` (one
         row per verdict rule: its job's wall time, memory and CPU time); ``device`` as
@@ -204,10 +224,12 @@ def runtime_markdown(table: pd.DataFrame, machine: Mapping[str, str]) -> str:
         "# Runtime\n\n"
         f"Hardware: CPU {machine['cpu']}, {machine['cores']} logical cores; GPU: {machine['gpu']}.\n\n"
         "core_s: in-process time of the core computation (HDF5 attribute elapsed_s); job_s: Snakemake "
-        "benchmark wall time of the job (start-up and I/O included). GradCAM: one layer, both maps "
-        "(positive and negated); SHAP: per background chunk and in total; forward pass: one pass over "
-        "the explained samples, for scale; evaluate: the job of each verdict rule (what the baselines, the "
-        "oracle, faithfulness, sanity check, robustness and verdict stages cost).\n\n## Overview\n\n"
+        "benchmark wall time of the job (start-up and I/O included); where job_shared_by > 1, that many "
+        "layers ran in one job and each row holds an equal share of its job_s and cpu_time_s (max_rss_mb "
+        "is the job's peak). GradCAM: one layer, both maps (positive and negated); SHAP: per background "
+        "chunk and in total; forward pass: one pass over the explained samples, for scale; evaluate: the "
+        "job of each verdict rule (what the baselines, the oracle, faithfulness, sanity check, robustness "
+        "and verdict stages cost).\n\n## Overview\n\n"
     )
     return (
         head

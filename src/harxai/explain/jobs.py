@@ -1,5 +1,5 @@
 """Job entry points of the explanation rules, one per rule and named after it: select_explain_set,
-select_background, shap_chunk, merge_shap and gradcam_layer.
+select_background, shap_chunk, merge_shap, gradcam_layer and gradcam_layers.
 
 Each function reads its HDF5 inputs, moves the model and tensors to the requested device, times
 its core computation in-process (``elapsed_s``; job wall time in the benchmark TSVs includes
@@ -155,15 +155,71 @@ def gradcam_layer(
     batch_size
         Samples per forward/backward pass.
     """
+    gradcam_layers(model_path, explain_set_path, [output_path], [layer], variant, device, threads, batch_size)
+
+
+def gradcam_layers(
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    output_paths: Sequence[PathLike],
+    layers: Sequence[str],
+    variant: str,
+    device: torch.device | str,
+    threads: int,
+    batch_size: int = GRADCAM_BATCH,
+) -> None:
+    """Write ``gradcam/{layer}.h5`` of several layers in one process (rule gradcam_layers).
+
+    The model is loaded and the explain set read once; then each layer is computed exactly as by
+    :func:`gradcam_layer` (untimed warm-up, then the GradCAM batches) and written atomically
+    through the GRADCAM contract before the next starts, so the files equal gradcam_layer's
+    except the timing attributes (``elapsed_s``, ``forward_elapsed_s``) and the provenance
+    attribute ``created``. The no-grad forward pass is timed once, after the first layer's
+    warm-up, and ``forward_elapsed_s`` of every file holds that one figure.
+
+    Parameters
+    ----------
+    output_paths
+        One file per layer, in the order of ``layers`` (see :func:`gradcam_layer` for the content).
+    layers
+        ``named_modules()`` paths, distinct; all are checked against the model before any is computed.
+    model_path, explain_set_path, variant, device, threads, batch_size
+        As in :func:`gradcam_layer`.
+    """
+    if len(output_paths) != len(layers):
+        raise ValueError(f"{len(layers)} GradCAM layers but {len(output_paths)} output files")
+    repeated = sorted({x for x in layers if list(layers).count(x) > 1})
+    if repeated:
+        raise ValueError(f"GradCAM layers listed twice: {repeated}")
     torch.set_num_threads(threads)
     dev = torch.device(device)
     model = load_job_model(model_path, dev)
     es = read_explain_set(explain_set_path)
     inputs = _inputs_of(es, explain_set_path)
-    explainer = GradCam(model, layer, variant)
-    warm = slice(0, min(2, len(inputs)))
-    explainer.explain(group_tensors(inputs[warm], dev), es.target[warm])
-    forward_s = _forward_seconds(model, inputs, dev, batch_size)
+    explainers = [GradCam(model, layer, variant) for layer in layers]  # every layer resolves, or none runs
+    sources = [str(model_path), str(explain_set_path)]
+    forward_s: float | None = None
+    for explainer, output_path in zip(explainers, output_paths, strict=True):
+        warm = slice(0, min(2, len(inputs)))
+        explainer.explain(group_tensors(inputs[warm], dev), es.target[warm])
+        if forward_s is None:
+            forward_s = _forward_seconds(model, inputs, dev, batch_size)
+        _write_gradcam(explainer, es, inputs, dev, threads, batch_size, forward_s, output_path, sources)
+
+
+def _write_gradcam(
+    explainer: GradCam,
+    es: ExplainSet,
+    inputs: np.ndarray,
+    dev: torch.device,
+    threads: int,
+    batch_size: int,
+    forward_s: float,
+    output_path: PathLike,
+    sources: list[str],
+) -> None:
+    """GradCAM batches of one layer, written through the GRADCAM contract."""
+    layer, variant = explainer.layer, explainer.variant
     cam, cam_negated, elapsed = _gradcam_batches(explainer, inputs, es.target, dev, batch_size)
     arrays = {
         "cam": cam,
@@ -184,9 +240,7 @@ def gradcam_layer(
         "batch_size": int(batch_size),
     }
     config = {"layer": layer, "variant": variant}
-    GRADCAM.write(
-        output_path, arrays, config=config, inputs=[str(model_path), str(explain_set_path)], attrs=attrs
-    )
+    GRADCAM.write(output_path, arrays, config=config, inputs=sources, attrs=attrs)
     log.info(
         "GradCAM %s (%s) of %d samples: %.3f s (forward %.3f s, ratio %.2f)",
         layer,

@@ -461,7 +461,10 @@ GRADCAM = FileContract(
     name="gradcam",
     path="results/{dataset}/{model}/gradcam/{layer}.h5",
     rule="gradcam_layer",
-    doc="Positive and negated GradCAM maps of one layer at its own frame resolution.",
+    doc=(
+        "Positive and negated GradCAM maps of one layer at its own frame resolution (with "
+        "`gradcam.layers_per_job: all`, rule `gradcam_layers` writes the same file for every layer in one job)."
+    ),
     datasets=(
         _d("cam", KEYPOINT_FRAME, "float32", "GradCAM map (frame axis of the layer)"),
         _d("cam_negated", KEYPOINT_FRAME, "float32", "map of the negated gradient (counterfactual)"),
