@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from verdict_models import (
@@ -221,6 +222,39 @@ def test_random_control_is_seeded_and_needs_two_draws() -> None:
     np.testing.assert_array_equal(a.probability["random"], b.probability["random"])
     with pytest.raises(ValueError, match="2 draws"):
         faithfulness_curves(model, _data(x, labels), {}, imputer, spec, draws=1)
+
+
+def test_a_shared_random_control_gives_the_tables_of_a_fresh_one() -> None:
+    """The least-first curves reuse the most-first call's random control: same tables as recomputing it."""
+    model = ReadsOneKeyPoint()
+    x, labels = key_point_data(n=6)
+    imputer = Imputer(zero_background(), CHAIN, Imputation("linear"))
+    spec = CurveSpec("deletion", 3, seed=2)
+    maps = {"m": np.random.default_rng(0).random((len(x), JOINTS))}
+    most = faithfulness_curves(model, _data(x, labels), maps, imputer, spec, draws=3)
+    fresh = faithfulness_curves(model, _data(x, labels), maps, imputer, spec, order="least", draws=3)
+    shared = faithfulness_curves(
+        model,
+        _data(x, labels),
+        maps,
+        imputer,
+        spec,
+        order="least",
+        draws=3,
+        random_probability=most.probability["random"],
+    )
+    pd.testing.assert_frame_equal(shared.curves, fresh.curves)
+    pd.testing.assert_frame_equal(shared.areas, fresh.areas)
+    with pytest.raises(ValueError, match="expected 4 draws"):
+        faithfulness_curves(
+            model,
+            _data(x, labels),
+            maps,
+            imputer,
+            spec,
+            draws=4,
+            random_probability=most.probability["random"],
+        )
 
 
 def test_explicit_steps_give_the_same_points_as_the_full_curve() -> None:

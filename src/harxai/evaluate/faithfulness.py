@@ -472,6 +472,7 @@ def faithfulness_curves(
     spec: CurveSpec,
     order: str = "most",
     draws: int = 10,
+    random_probability: np.ndarray | None = None,
 ) -> FaithfulnessResult:
     """Deletion or insertion curves of every method against ``draws`` random orders.
 
@@ -491,6 +492,10 @@ def faithfulness_curves(
         ``most`` (highest scores first) or ``least``.
     draws
         Random orders (>= 2 for intervals).
+    random_probability
+        The random control's probabilities (draw, step, sample, class) of an earlier call with
+        the same data, imputer, spec and draws (``result.probability["random"]``): the random
+        orders do not depend on ``order``, so the most- and least-first curves share them.
     """
     n, _, _, t, v, _ = data.inputs.shape
     if draws < 2:
@@ -505,11 +510,18 @@ def faithfulness_curves(
         probability[method] = softmax(curve_logits(model, data.inputs, ranked, imputer, spec))
         log.info("%s %s (%s): done", spec.mode, method, order)
     cells = v if spec.segment_frames is None else num_segments(t, spec.segment_frames) * v
-    runs = [
-        softmax(curve_logits(model, data.inputs, random_order(n, cells, spec.seed, d), imputer, spec))
-        for d in range(draws)
-    ]
-    probability[RANDOM] = np.stack(runs)
+    if random_probability is not None:
+        if random_probability.shape[0] != draws or random_probability.shape[2] != n:
+            raise ValueError(
+                f"random_probability has shape {random_probability.shape}, expected {draws} draws of {n} samples"
+            )
+        probability[RANDOM] = random_probability
+    else:
+        runs = [
+            softmax(curve_logits(model, data.inputs, random_order(n, cells, spec.seed, d), imputer, spec))
+            for d in range(draws)
+        ]
+        probability[RANDOM] = np.stack(runs)
     metric = {
         k: (_score(p, data) if k != RANDOM else np.stack([_score(r, data) for r in p]))
         for k, p in probability.items()

@@ -533,6 +533,7 @@ def faithfulness(
     start = time.perf_counter()
     for kind in imputations:
         imputer = Imputer(background, info.layout.adjacency(), Imputation(kind))
+        shared: dict[tuple[str, str], np.ndarray] = {}  # the random control of (mode, cells), any order
         for mode, cells, order in CURVE_FAMILIES:
             spec = CurveSpec(
                 mode=mode,
@@ -541,7 +542,17 @@ def faithfulness(
                 seed=seed,
                 batch_size=batch_size,
             )
-            result = faithfulness_curves(model, data, maps, imputer, spec, order=order, draws=draws)
+            result = faithfulness_curves(
+                model,
+                data,
+                maps,
+                imputer,
+                spec,
+                order=order,
+                draws=draws,
+                random_probability=shared.get((mode, cells)),
+            )
+            shared[(mode, cells)] = result.probability["random"]
             tags = {"imputation": kind, "mode": mode, "cells": cells}
             curves.append(result.curves.assign(**tags))
             areas.append(result.areas.assign(**tags))
