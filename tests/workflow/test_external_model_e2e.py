@@ -20,6 +20,8 @@ import torch
 from conftest import REPO, run_snakemake
 from mini_run import FULL_RUN_TIMEOUT, edit_config, prepare_workdir
 
+from harxai.evaluate.verdict import read_verdict_csv
+
 pytestmark = pytest.mark.e2e
 
 LAYERS = ["layers.0.gcn", "layers.1.tcn"]
@@ -128,6 +130,12 @@ def test_external_model_runs_through_the_report(external_run: Path) -> None:
     assert not np.allclose(probability[0], probability[-1])  # perturbing E changed the outputs
     report = (external_run / "results" / "report.html").read_text()
     assert "layers.1.tcn" in report
+    # the verdict of the external model: every criterion but ground truth has a value for GradCAM
+    verdict = read_verdict_csv(d / "evaluate" / "verdict.csv")
+    cam = verdict[verdict["method"] == "gradcam:layers.1.tcn"].set_index("criterion")["value"]
+    assert cam[["deletion_area", "insertion_area", "sanity_rho", "infidelity", "runtime_s"]].notna().all()
+    assert 'id="verdict-synth_ntu"' in report
+    assert report.index('id="verdict"') < report.index('id="ds-synth_ntu"')
 
 
 def test_field_checkpoint_goes_through_load_model(external_run: Path, tmp_path: Path) -> None:
