@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harxai.explain import shap_values
+from harxai.explain.shap_api import IncompleteAttributionError
 
 TOL = 1e-4
 GROUPS = ("joint", "velocity", "bone", "acceleration")
@@ -159,3 +160,23 @@ def test_completeness_on_the_shipped_model(attention: str) -> None:
     assert result.completeness_error <= TOL
     assert np.abs(result.output - result.expected_value).max() > 1e-2
     assert [v.shape for v in result.values] == [tuple(x.shape) for x in xs]
+
+
+class _LogModel(torch.nn.Module):
+    """log of the input: NaN for a negative input (a model that is wrong outside its domain)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.log(x))
+
+
+def test_nan_attributions_fail_the_completeness_check() -> None:
+    """A NaN completeness error is never within the tolerance: the chunk fails, naming NaN."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 4) - 2.0
+    b = torch.rand(3, 4)
+    with pytest.raises(IncompleteAttributionError, match="completeness error nan"):
+        shap_values(_LogModel(), x, b, np.array([0, 1]))

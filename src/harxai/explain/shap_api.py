@@ -213,8 +213,12 @@ def shap_values(
 
 
 def _beyond(result: ShapResult, tolerance: float | None) -> bool:
-    """Whether the completeness error exceeds ``tolerance`` and float32 rounding."""
-    if tolerance is None or result.completeness_error <= tolerance or not len(result.output):
+    """Whether the completeness error exceeds ``tolerance`` and float32 rounding (a NaN error always does)."""
+    if tolerance is None or not len(result.output):
+        return False
+    if not np.isfinite(result.completeness_error):
+        return True
+    if result.completeness_error <= tolerance:
         return False
     total, gap = _misses(result.values, result.output, result.expected_value)
     scale = max(float(np.abs(result.output).max()), float(np.abs(result.expected_value).max()), 1.0)
