@@ -300,6 +300,8 @@ rule faithfulness:
         shap_absolute=EVALUATE["shap_absolute"],
         imputations=VERDICT["imputations"],
         max_cells=VERDICT["max_cells"],
+        steps=VERDICT["steps"],
+        samples=VERDICT["faithfulness_samples"],
         segment_frames=SEGMENT_FRAMES,
         draws=VERDICT["draws"],
         seed=config["seed"],

@@ -27,6 +27,13 @@ ROBUSTNESS_SPEC = {
     "noise_scale": VERDICT["noise_scale"],
     "n_perturb_samples": VERDICT["n_perturb_samples"],
 }
+_steps = VERDICT["steps"]
+if _steps is not None and (
+    _steps[0] != 0 or any(b <= a for a, b in zip(_steps, _steps[1:]))
+):
+    raise ValueError(
+        f"evaluate.verdict.steps: {_steps} must start at 0 and increase strictly"
+    )
 if VERDICT["imputation"] not in VERDICT["imputations"]:
     raise ValueError(
         f"evaluate.verdict.imputation: {VERDICT['imputation']!r} is not among "

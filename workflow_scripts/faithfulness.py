@@ -23,6 +23,8 @@ run_job(
     shap_absolute=bool(snakemake.params.shap_absolute),
     imputations=list(snakemake.params.imputations),
     max_cells=snakemake.params.max_cells,
+    steps=snakemake.params.steps,
+    samples=snakemake.params.samples,
     segment_frames=snakemake.params.segment_frames,
     draws=snakemake.params.draws,
     seed=snakemake.params.seed,

@@ -54,7 +54,7 @@ from .perturbation import (
     selection_curve,
     write_curves,
 )
-from .robustness import RobustnessSpec, robustness_table, subset_indices
+from .robustness import RobustnessSpec, robustness_table, stratified_subset
 from .runtime import hardware, runtime_markdown
 from .sanity import FAIL_RHO, cascading_randomization, cascading_stages, sanity_summary
 from .scoring import scoring_panels
@@ -441,10 +441,10 @@ def _verdict_maps(scores: Scores, names: Sequence[str], shap_absolute: bool) -> 
 
 
 def _explain_subset(explain_set_path: PathLike, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets of a seeded subset of the explain set (all samples when ``size`` is None)."""
+    """Inputs and targets of a seeded class-balanced subset of the explain set (all when ``size`` is None)."""
     explain = read_explain_set(explain_set_path)
     assert explain.inputs is not None
-    rows = subset_indices(len(explain.target), size, seed)
+    rows = stratified_subset(explain.label, size, seed)
     return explain.inputs[rows], explain.target[rows]
 
 
@@ -503,6 +503,8 @@ def faithfulness(
     seed: int,
     device: torch.device | str,
     threads: int = 1,
+    samples: int | None = None,
+    steps: Sequence[int] | None = None,
     batch_size: int = 64,
     title: str = "",
 ) -> pd.DataFrame:
@@ -510,9 +512,11 @@ def faithfulness(
 
     For each imputation (:class:`harxai.evaluate.faithfulness.Imputation`) the curve families of
     :data:`CURVE_FAMILIES` are run for every method of ``methods`` (verdict names; ``random`` is
-    the seeded control of ``draws`` random orders) from its map in ``scores.h5``. Writes the
-    long curve and area tables (with the columns ``imputation``, ``mode``, ``cells``) and a figure
-    of the true-class-probability curves; returns the area table.
+    the seeded control of ``draws`` random orders) from its map in ``scores.h5``, on a seeded
+    class-balanced subset of ``samples`` explained samples (all when None), for the k of
+    ``steps`` up to ``max_cells`` (every k = 0..max_cells when None). Writes the long curve and
+    area tables (with the columns ``imputation``, ``mode``, ``cells``) and a figure of the
+    true-class-probability curves; returns the area table.
     """
     torch.set_num_threads(threads)
     explain = read_explain_set(explain_set_path)
@@ -520,12 +524,17 @@ def faithfulness(
     scores = read_scores(scores_path)
     check_aligned(explain.sample_index, scores.sample_index, "sample_index", scores_path)
     info = scores.info
-    maps = _verdict_maps(scores, methods, shap_absolute)
+    rows = stratified_subset(explain.label, samples, seed)
+    maps = {name: m[rows] for name, m in _verdict_maps(scores, methods, shap_absolute).items()}
     data = EvaluationData(
-        inputs=explain.inputs,
-        label=explain.label,
-        recording_id=explain.recording_id,
-        panels=scoring_panels(info.task, info.class_names, explain.label),
+        inputs=explain.inputs[rows],
+        label=explain.label[rows],
+        recording_id=explain.recording_id[rows],
+        panels=scoring_panels(info.task, info.class_names, explain.label[rows]),
+    )
+    grid = None if steps is None else tuple(int(k) for k in steps if k <= max_cells)
+    log.info(
+        "faithfulness on %d of %d samples, k in %s", len(rows), len(explain.label), grid or f"0..{max_cells}"
     )
     model = load_job_model(model_path, device)
     background = _background_rows(background_path, None)
@@ -538,6 +547,7 @@ def faithfulness(
             spec = CurveSpec(
                 mode=mode,
                 max_cells=max_cells,
+                steps=grid,
                 segment_frames=None if cells == "keypoint" else segment_frames,
                 seed=seed,
                 batch_size=batch_size,

@@ -87,6 +87,30 @@ def subset_indices(samples: int, size: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(samples, size, replace=False))
 
 
+def stratified_subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """Sorted seeded choice of ``size`` indices balanced over the classes of ``labels``.
+
+    Each class's indices are shuffled with ``default_rng([seed, label])``; the classes then give
+    one index each in turn (in label order) until ``size`` are taken, so every class is
+    represented while it has samples. All indices when ``size`` is None or not smaller.
+    """
+    labels = np.asarray(labels)
+    if size is None or size >= len(labels):
+        return np.arange(len(labels))
+    if size < 1:
+        raise ValueError(f"subset size must be >= 1, got {size}")
+    queues = [
+        list(np.random.default_rng([seed, int(c)]).permutation(np.flatnonzero(labels == c)))
+        for c in np.unique(labels)
+    ]
+    chosen: list[int] = []
+    while len(chosen) < size:
+        for q in queues:
+            if q and len(chosen) < size:
+                chosen.append(int(q.pop(0)))
+    return np.sort(np.array(chosen, dtype=np.int64))
+
+
 def _device(model: nn.Module) -> torch.device:
     first = next(model.parameters(), None)
     return first.device if first is not None else torch.device("cpu")
