@@ -12,6 +12,7 @@ from harxai.evaluate.robustness import (
     infidelity,
     robustness_table,
     sensitivity,
+    stratified_subset,
     subset_indices,
 )
 from harxai.explain.baselines import input_x_gradient_method, random_method
@@ -87,3 +88,17 @@ def test_robustness_table_and_subset() -> None:
     np.testing.assert_array_equal(subset_indices(3, 5, seed=1), [0, 1, 2])
     with pytest.raises(ValueError, match="n_perturb_samples"):
         RobustnessSpec(n_perturb_samples=0)
+
+
+def test_stratified_subset_is_seeded_balanced_and_sorted() -> None:
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    a = stratified_subset(labels, 8, seed=4)
+    assert np.array_equal(a, stratified_subset(labels, 8, seed=4))
+    assert np.all(np.diff(a) > 0)
+    counts = np.bincount(labels[a], minlength=3)
+    assert counts.tolist() == [3, 3, 2]  # round robin over labels 0, 1, 2, 0, 1, 2, 0, 1
+    big = stratified_subset(labels, 12, seed=4)  # class 1 runs out after 3: the others fill in
+    assert np.bincount(labels[big], minlength=3).tolist() == [5, 3, 4]
+    assert np.array_equal(stratified_subset(labels, None, seed=4), np.arange(20))
+    assert np.array_equal(stratified_subset(labels, 50, seed=4), np.arange(20))
+    assert not np.array_equal(a, stratified_subset(labels, 8, seed=5))
