@@ -30,6 +30,7 @@ from harxai.synthetic import (
     generate_synthetic,
 )
 from harxai.synthetic.design import FREQUENCY_RANGE_HZ, PEAK_SPEED
+from harxai.synthetic.motion import distractor_motion, planted_motion
 
 REPO = Path(__file__).resolve().parents[2]
 NTU_PARAMS = {"kind": "synthetic_ntu", "layout": "ntu25", "scale": 0.4, "fps_choices": [25.0, 30.0]}
@@ -159,6 +160,7 @@ def test_defaults_match_the_config_schema() -> None:
         ({"kind": "synthetic_ntu", "colour": 1}, "unknown setting"),
         ({"kind": "synthetic_infant", "recording_seconds": [5, 2]}, "recording_seconds"),
         ({"kind": "synthetic_ntu", "planted_joints": 17}, "planted_joints"),
+        ({"kind": "synthetic_ntu", "planted_sets": "mixed"}, "planted_sets"),
     ],
 )
 def test_bad_settings_are_rejected(tmp_path: Path, params: dict, message: str) -> None:
@@ -285,7 +287,9 @@ def test_planted_joints_are_limb_joints(layout: object) -> None:
 
 
 def test_design_falls_back_to_open_sets_and_names_the_leaks() -> None:
-    params = SyntheticParams.from_mapping({"kind": "synthetic_ntu", "num_classes": 6}, seed=1)
+    params = SyntheticParams.from_mapping(
+        {"kind": "synthetic_ntu", "num_classes": 6, "planted_sets": "per_class"}, seed=1
+    )
     designs = class_designs(params)
     sets = [set(d.joints) for d in designs]
     assert all(len(x) == 3 for x in sets)
@@ -298,15 +302,61 @@ def test_design_falls_back_to_open_sets_and_names_the_leaks() -> None:
         assert d.to_dict(NTU25)["bone_children"] == leaks
 
 
+def test_design_shared_fallback_keeps_distractors_off_the_planted_set() -> None:
+    params = SyntheticParams.from_mapping({"kind": "synthetic_ntu", "num_classes": 6}, seed=1)
+    designs = class_designs(params)
+    shared = set(designs[0].joints)
+    assert len(shared) == 3
+    assert all(set(d.joints) == shared and d.distractor_sets == designs[0].distractor_sets for d in designs)
+    assert len(designs[0].distractor_sets) == 5
+    assert all(not set(x) & shared for x in designs[0].distractor_sets)
+    assert len({d.frequency_hz for d in designs}) == 6
+
+
+@pytest.mark.parametrize("kind", ["synthetic_ntu", "synthetic_infant"])
+def test_per_class_design_keeps_disjoint_closed_sets(kind: str) -> None:
+    params = SyntheticParams.from_mapping({"kind": kind, "planted_sets": "per_class"}, seed=1234)
+    designs = class_designs(params)
+    layout = NTU25 if kind == "synthetic_ntu" else IN_MOTION_2022
+    joints = [j for d in designs for j in d.joints]
+    assert len(joints) == len(set(joints)) == len(designs) * 3
+    parents = layout.parents()
+    for d in designs:
+        assert {v for v in range(layout.num_joints) if parents[v] in d.joints and parents[v] != v} <= set(
+            d.joints
+        )
+        assert d.planted_sets == "per_class"
+        assert set(d.distractor_sets) == {o.joints for o in designs if o.label != d.label}
+    # per_class distractors move the other classes' sets only, never the own set
+    times = np.arange(90) / 30.0
+    for d in designs:
+        moved = np.abs(distractor_motion(np.random.default_rng(0), designs, d.label, times, 29)).sum(
+            axis=(0, 2)
+        )
+        others = sorted({j for o in designs if o.label != d.label for j in o.joints})
+        assert (moved[others] > 0).all()
+        assert (np.delete(moved, others) == 0).all()
+
+
 def test_ntu_ground_truth_design(ntu_dir: Path) -> None:
     gt = truth(ntu_dir)
     allowed = set(candidate_joints(NTU25))
-    joints = [j for c in gt["classes"] for j in c["joint_indices"]]
-    assert len(joints) == len(set(joints)) == 4 * 3  # disjoint sets of planted_joints joints
+    assert gt["planted_sets"] == gt["params"]["planted_sets"] == "shared"
+    shared = gt["classes"][0]["joint_indices"]
+    assert len(shared) == 3
+    assert all(c["joint_indices"] == shared for c in gt["classes"])  # one planted set for all
+    distractors = gt["distractor_joint_indices"]
+    assert len(distractors) >= len(gt["classes"]) - 1
+    assert gt["distractor_joints"] == [[NTU25.joints[j] for j in d] for d in distractors]
+    joints = [j for s in [shared, *distractors] for j in s]
+    assert len(joints) == len(set(joints))  # the planted set and the distractor sets are disjoint
     assert set(joints) <= allowed
     parents = NTU25.parents()
+    for s in distractors:  # distractor sets are closed under the bone tree too
+        assert {v for v in range(25) if parents[v] in s and parents[v] != v} <= set(s)
     for c in gt["classes"]:
         assert c["joints"] == [NTU25.joints[j] for j in c["joint_indices"]]
+        assert c["distractor_joint_indices"] == distractors
         # closed under the bone tree: every child of a planted joint is planted too, so no
         # bone feature outside the set depends on the class motion
         children = {v for v in range(25) if parents[v] in c["joint_indices"] and parents[v] != v}
@@ -390,14 +440,38 @@ def test_ntu_temporal_classes_move_only_in_their_segment(
     assert checked >= 10
 
 
+def test_shared_classes_differ_only_on_the_planted_joints() -> None:
+    """With the same generator state, two classes' samples differ only on the shared set: the
+    distractor motion does not depend on the class and the planted motion stays on the set."""
+    for kind, channels, v in (("synthetic_ntu", 3, 25), ("synthetic_infant", 2, 29)):
+        designs = class_designs(SyntheticParams.from_mapping({"kind": kind}, seed=1234))
+        shared = list(designs[0].joints)
+        times = np.arange(150) / 30.0
+        base = distractor_motion(np.random.default_rng(5), designs, 0, times, v)
+        assert base.shape == (150, v, channels)
+        moved = np.abs(base).sum(axis=(0, 2)) > 0
+        assert moved.sum() == 3 * len(designs[0].distractor_sets)
+        assert not moved[shared].any()
+        for d in designs[1:]:
+            np.testing.assert_array_equal(
+                distractor_motion(np.random.default_rng(5), designs, d.label, times, v), base
+            )
+        for d in designs:
+            planted = planted_motion(np.random.default_rng(5), d, times, v)
+            assert (np.abs(np.delete(planted, shared, axis=1)) == 0).all()
+            assert (np.abs(planted[:, shared]).sum(axis=(0, 2)) > 0).all()
+
+
 def test_ntu_distractors_make_motion_energy_uninformative(
     ntu_dir: Path, ntu_tracks: dict, ntu_actors: dict
 ) -> None:
-    """Every class's joint set moves in every sample (planted or as a distractor) with the same
-    speed: per-set speed does not depend on the class (no class by absence of motion), while
-    the power at the class frequency along the class's joints does."""
-    classes = truth(ntu_dir)["classes"]
-    sets = [c["joint_indices"] for c in classes]
+    """The shared planted set and every distractor set move in every sample with the same
+    speed: per-set speed depends neither on the class nor on whether the set is planted (no
+    class by absence of motion, no planted set by motion energy), while the power at the class
+    frequency on the planted set tells the class."""
+    gt = truth(ntu_dir)
+    classes = gt["classes"]
+    sets = [classes[0]["joint_indices"], *gt["distractor_joint_indices"]]
     quiet = sorted(set(range(25)) - {j for s in sets for j in s} - {NTU25.center})
     labels, set_speed, powers = [], [], []
     for stem, (label, fps, _) in ntu_tracks.items():
@@ -406,13 +480,17 @@ def test_ntu_distractors_make_motion_energy_uninformative(
         labels.append(label)
         set_speed.append(set_speeds(rel, fps, sets))
         at = band_power(rel, fps, np.array([c["frequency_hz"] for c in classes]))  # (class, joint)
-        powers.append([at[k, s].mean() for k, s in enumerate(sets)])
+        powers.append(at[:, sets[0]].mean(axis=1))
         speed = speeds(rel, fps).mean(axis=0)
         assert speed[[j for s in sets for j in s]].min() > 2 * np.median(speed[quiet]), stem  # all sets move
     y, speed_x, power_x = np.array(labels), np.log(np.array(set_speed)), np.log(np.array(powers))
     for k in range(len(sets)):  # a set's speed does not tell the class ...
         p = kruskal(*[speed_x[y == c, k] for c in range(len(classes))]).pvalue
         assert p > 1e-3, (k, p)
+    for k in range(1, len(sets)):  # ... nor is the planted set faster than a distractor set
+        p = kruskal(speed_x[:, 0], speed_x[:, k]).pvalue
+        assert p > 1e-3, (k, p)
+        assert abs(np.mean(speed_x[:, 0] - speed_x[:, k])) < 0.1, k
     assert nearest_centroid_accuracy(speed_x, y) < 0.5  # chance 0.25
     assert nearest_centroid_accuracy(power_x, y) > 0.75  # ... its motion at the class frequency does
 
@@ -447,7 +525,9 @@ def test_infant_manifest_and_splits(infant_dir: Path) -> None:
     assert sum(lab == "1" for lab, _ in subject) == len(subject) // 2
     gt = truth(infant_dir)
     assert [c["name"] for c in gt["classes"]] == ["negative", "positive"]
-    assert not set(gt["classes"][0]["joint_indices"]) & set(gt["classes"][1]["joint_indices"])
+    assert gt["classes"][0]["joint_indices"] == gt["classes"][1]["joint_indices"]  # shared set
+    assert len(gt["distractor_joint_indices"]) == 1
+    assert not set(gt["classes"][0]["joint_indices"]) & set(gt["distractor_joint_indices"][0])
     assert all(c["bone_children"] == [] for c in gt["classes"])
 
 
@@ -487,10 +567,12 @@ def test_infant_csv_format(infant_dir: Path) -> None:
 
 
 def test_infant_planted_joints_define_the_label(infant_dir: Path) -> None:
-    """Both joint sets move in every recording with the same speed; only the power at each
-    class's frequency on its own joints tells the label (no class by absence of motion)."""
-    gt = truth(infant_dir)["classes"]
-    sets = [c["joint_indices"] for c in gt]
+    """The shared planted set and the distractor set move in every recording with the same
+    speed; only the power at each class's frequency on the planted set tells the label (no class
+    by absence of motion)."""
+    spec = truth(infant_dir)
+    gt = spec["classes"]
+    sets = [gt[0]["joint_indices"], *spec["distractor_joint_indices"]]
     assert any(c["temporal"] and c["burst"]["period_s"] == 2.5 for c in gt)
     labels, set_speed, powers = [], [], []
     for row in read_csv_rows(infant_dir / "manifest.csv"):
@@ -506,11 +588,13 @@ def test_infant_planted_joints_define_the_label(infant_dir: Path) -> None:
         labels.append(int(row["label"]))
         set_speed.append(set_speeds(rel, fps, sets))
         at = band_power(rel, fps, np.array([c["frequency_hz"] for c in gt]))
-        powers.append([at[k, s].mean() for k, s in enumerate(sets)])
+        powers.append(at[:, sets[0]].mean(axis=1))
     y, sp, pw = np.array(labels), np.log(np.array(set_speed)), np.log(np.array(powers))
     for k in range(2):
         spread = np.sqrt(sp[y == 0, k].var() / (y == 0).sum() + sp[y == 1, k].var() / (y == 1).sum())
         assert abs(sp[y == 0, k].mean() - sp[y == 1, k].mean()) < 4.5 * spread, k  # speed: no label
         own, other = pw[y == k, k], pw[y != k, k]
         auc = np.mean(own[:, None] > other[None, :])
-        assert auc > 0.9, (k, auc)  # power at the class frequency on its joints: the label
+        assert auc > 0.9, (k, auc)  # power at class k's frequency on the planted set: the label
+    spread = np.sqrt((sp[:, 0] - sp[:, 1]).var() / len(sp))
+    assert abs(np.mean(sp[:, 0] - sp[:, 1])) < max(4.5 * spread, 0.1)  # planted set: no faster

@@ -31,8 +31,9 @@ AMPLITUDE_RANGE = (
 """Amplitudes (trunk lengths) of planted and distractor motion that the band implies."""
 
 DISTRACTOR_EXCLUSION = 0.15
-"""A distractor on a class's joints never comes within this relative distance of that class's
-frequency (the exclusion depends on the joint set, never on the sample's class)."""
+"""``per_class`` designs: a distractor on a class's joints never comes within this relative
+distance of that class's frequency (the exclusion depends on the joint set, never on the
+sample's class). ``shared`` designs' distractor sets are no class's: they use the whole band."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,13 @@ class ClassDesign:
         Start of the (first) burst in seconds from the recording start for a temporal class
         (a known segment); None when each sample draws its start at random from
         ``burst.distractor_start_range_s`` (like distractors), or without bursts.
+    planted_sets
+        ``shared``: every class plants on the same joints and ``distractor_sets`` are class-free
+        sets moving in every sample; ``per_class``: each class has its own set and
+        ``distractor_sets`` are the other classes' sets.
+    distractor_sets
+        Joint sets (indices, increasing) that move as class-free distractors in this class's
+        samples (:func:`harxai.synthetic.motion.distractor_motion`).
     """
 
     label: int
@@ -108,6 +116,8 @@ class ClassDesign:
     phases: tuple[float, ...]
     burst: BurstSpec | None = None
     burst_start_s: float | None = None
+    planted_sets: str = "per_class"
+    distractor_sets: tuple[tuple[int, ...], ...] = ()
 
     @property
     def temporal(self) -> bool:
@@ -143,6 +153,9 @@ class ClassDesign:
             "directions": [list(d) for d in self.directions],
             "phases": list(self.phases),
             "bone_children": [layout.joints[j] for j in bone_children(layout, self.joints)],
+            "planted_sets": self.planted_sets,
+            "distractor_joints": [[layout.joints[j] for j in d] for d in self.distractor_sets],
+            "distractor_joint_indices": [list(d) for d in self.distractor_sets],
             "temporal": self.temporal,
             "burst": None
             if self.burst is None
@@ -178,8 +191,18 @@ def design_classes(
     channels: int,
     rng: np.random.Generator,
     burst: BurstSpec | None = None,
+    planted_sets: str = "shared",
 ) -> tuple[ClassDesign, ...]:
     """Draw the planted joints, frequency, amplitude and directions of every class.
+
+    ``planted_sets="shared"`` (default): ``k`` disjoint joint sets are drawn as below; every
+    class plants its motion on the first, ``J``, and differs from the others only by its
+    signature there (frequency, directions, phases, burst timing); the other ``k - 1`` sets are
+    the *distractor sets*, moving in every sample with class-free motion. Replacing ``J`` by
+    another class's ``J`` then carries that class's evidence, and no class can be recognised by
+    the absence of evidence (a class without its own set would be the model's answer when no
+    evidence is present). ``planted_sets="per_class"``: class ``c`` plants on set ``c`` and the
+    other classes' sets move as its distractors.
 
     Planted sets are **closed under the bone tree**: with a joint, a set holds all of its
     descendants (``layout.parents()``), so the bone feature ``joint - parent`` of a joint
@@ -208,6 +231,8 @@ def design_classes(
         frequencies (most cycles per burst) are *temporal*: their bursts start at a fixed time
         drawn from ``burst.start_range_s`` (the temporal ground truth); the others start at a
         random time per sample. None: every class moves for the whole recording.
+    planted_sets
+        ``shared`` or ``per_class`` (see above).
 
     Notes
     -----
@@ -220,6 +245,8 @@ def design_classes(
             f"synthetic.planted_joints: {planted} exceeds the {len(candidates)} limb joints "
             f"of layout {layout.name}"
         )
+    if planted_sets not in ("shared", "per_class"):
+        raise ValueError(f"planted_sets must be 'shared' or 'per_class', not {planted_sets!r}")
     k = len(names)
     freqs = np.round(np.linspace(*FREQUENCY_RANGE_HZ, k), 3)[rng.permutation(k)]
     sets = _closed_sets_per_class(layout, candidates, k, planted, rng)
@@ -232,6 +259,17 @@ def design_classes(
             planted,
         )
         sets = _random_sets(candidates, k, planted, rng)
+        if planted_sets == "shared":  # distractor sets never touch the shared set
+            rest = [j for j in candidates if j not in sets[0]]
+            size = min(planted, len(rest))
+            sets = [sets[0], *(_random_sets(rest, k - 1, size, rng) if size else [])]
+    ordered = [tuple(sorted(x)) for x in sets]
+    if planted_sets == "shared":
+        joints = [ordered[0]] * k
+        distractors = [tuple(ordered[1:])] * k
+    else:
+        joints = ordered
+        distractors = [tuple(x for i, x in enumerate(ordered) if i != c) for c in range(k)]
     bursty = set(np.argsort(-freqs, kind="stable")[: (k + 1) // 2].tolist()) if burst is not None else set()
     # every class moves in bursts when a burst spec is given (equal motion energy on every
     # joint set); only the temporal classes' bursts start at a known time
@@ -240,13 +278,15 @@ def design_classes(
         ClassDesign(
             label=label,
             name=name,
-            joints=tuple(sorted(sets[label])),
+            joints=joints[label],
             frequency_hz=float(freqs[label]),
             amplitude=amplitude_for(float(freqs[label])),
             directions=_directions(rng, planted, channels),
             phases=tuple(round(float(p), 4) for p in rng.uniform(0.0, 2 * np.pi, planted)),
             burst=burst,
             burst_start_s=round(float(starts[label]), 3) if label in bursty else None,
+            planted_sets=planted_sets,
+            distractor_sets=distractors[label],
         )
         for label, name in enumerate(names)
     )

@@ -36,7 +36,8 @@ def generate_synthetic(out_dir: str | os.PathLike[str], params: Mapping[str, Any
     """Generate a synthetic skeleton dataset in a real raw format, with its ground truth.
 
     Classes differ only by the periodic motion of a few planted limb joints (see
-    :func:`harxai.synthetic.design.design_classes`); every other joint follows the same
+    :func:`harxai.synthetic.design.design_classes`; by default the same joints for every class,
+    with class-free distractor motion on other limb sets); every other joint follows the same
     class-independent idle motion. Same settings and seed give byte-identical files.
 
     Parameters
@@ -84,9 +85,10 @@ def generate_synthetic(out_dir: str | os.PathLike[str], params: Mapping[str, Any
                 "segments": "classes[].burst: start_s + n * period_s .. + duration_s (one burst when "
                 "period_s is null); classes without burst move for the whole recording",
             },
-            "distractors": "every sample also moves every other class's planted joints with the same "
-            "peak speed, frequency band and envelope kind, at a frequency away from that class's, along "
-            "random directions and (burst classes) at a random time",
+            "planted_sets": settings.planted_sets,
+            "distractor_joints": [[layout.joints[j] for j in d] for d in _distractor_sets(designs)],
+            "distractor_joint_indices": [list(d) for d in _distractor_sets(designs)],
+            "distractors": DISTRACTOR_TEXT[settings.planted_sets],
             "params": settings.to_dict(),
             "harxai_version": __version__,
         }
@@ -105,11 +107,35 @@ def generate_synthetic(out_dir: str | os.PathLike[str], params: Mapping[str, Any
     )
 
 
+DISTRACTOR_TEXT = {
+    "shared": "every class plants its motion on the same joints (classes[].joint_indices) and differs "
+    "by its signature there; every sample also moves every distractor set (distractor_joint_indices) "
+    "with the same peak speed, frequency band and envelope kind, at a random frequency of the band, "
+    "along random directions and (bursts) at a random time, independent of the class",
+    "per_class": "every sample also moves every other class's planted joints with the same peak speed, "
+    "frequency band and envelope kind, at a frequency away from that class's, along random directions "
+    "and (burst classes) at a random time",
+}
+"""``ground_truth.json`` ``distractors``: how the distractors move, per ``planted_sets``."""
+
+
+def _distractor_sets(designs: tuple[ClassDesign, ...]) -> list[tuple[int, ...]]:
+    """Every joint set that moves as a distractor in some class's samples (first-seen order)."""
+    out: list[tuple[int, ...]] = []
+    for d in designs:
+        out.extend(x for x in d.distractor_sets if x not in out)
+    return out
+
+
 def class_designs(settings: SyntheticParams) -> tuple[ClassDesign, ...]:
     """The class designs of a dataset (drawn from the seed only)."""
     layout = get_layout(settings.layout)
     rng = np.random.default_rng([settings.seed, 0])
     if settings.kind == "synthetic_ntu":
         names = [f"A{k + 1:03d}" for k in range(settings.num_classes)]
-        return design_classes(layout, names, settings.planted_joints, 3, rng, NTU_BURST)
-    return design_classes(layout, INFANT_CLASS_NAMES, settings.planted_joints, 2, rng, INFANT_BURST)
+        return design_classes(
+            layout, names, settings.planted_joints, 3, rng, NTU_BURST, settings.planted_sets
+        )
+    return design_classes(
+        layout, INFANT_CLASS_NAMES, settings.planted_joints, 2, rng, INFANT_BURST, settings.planted_sets
+    )

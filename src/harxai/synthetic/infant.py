@@ -104,7 +104,8 @@ def simulate_recording(
 ) -> InfantRecording:
     """Generate recording ``rec`` of a subject (independent of the other recordings).
 
-    The subject's class moves its planted joints; the other class's joints move as
+    The subject's class moves its planted joints; the design's distractor sets (``shared``: the
+    same class-free sets for both classes; ``per_class``: the other class's set) move as
     distractors (:func:`harxai.synthetic.motion.distractor_motion`)."""
     design = designs[subject.label]
     rng = np.random.default_rng([params.seed, 2, subject_index, rec])

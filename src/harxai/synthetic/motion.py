@@ -249,9 +249,16 @@ def distractor_motion(
     times: np.ndarray,
     joints: int,
 ) -> np.ndarray:
-    """Class-free motion of every other class's planted joints ("distractors").
+    """Class-free motion of the distractor joint sets of class ``label``'s samples.
 
-    Each other class's joint set oscillates as strongly as planted motion (the same peak
+    ``shared`` designs (:attr:`ClassDesign.planted_sets`): every distractor set
+    (:attr:`ClassDesign.distractor_sets`, the same for every class) oscillates with the peak
+    speed of planted motion at a frequency drawn from the whole band, along random directions
+    with random phases, with the design's envelope kind (bursts at a random start from
+    ``burst.distractor_start_range_s``, or the whole recording). Nothing of it depends on the
+    sample's class: with the same generator, two classes' distractor motion is identical.
+
+    ``per_class`` designs: each other class's joint set oscillates as strongly as planted motion (the same peak
     speed, :data:`~harxai.synthetic.design.PEAK_SPEED`) at a frequency from the same band but
     away from that set's class frequency (:func:`distractor_frequency`), along random
     directions with random phases, with the same envelope kind as that class (bursts at a
@@ -267,6 +274,20 @@ def distractor_motion(
     channels = len(designs[label].directions[0])
     out = np.zeros((times.size, joints, channels))
     seconds = float(times[-1]) if times.size else 0.0
+    own = designs[label]
+    if own.planted_sets == "shared":
+        for joint_set in own.distractor_sets:
+            freq = float(rng.uniform(*FREQUENCY_RANGE_HZ))
+            amp = amplitude_for(freq) * rng.uniform(0.85, 1.15)
+            directions = random_directions(rng, len(joint_set), channels)
+            phases = rng.uniform(0.0, 2 * np.pi, len(joint_set))
+            if own.burst is not None:
+                start = float(rng.uniform(*own.burst.distractor_start_range_s))
+                envelope = burst_envelope(times, own.burst.segments(start, seconds))
+            else:
+                envelope = np.ones(times.size)
+            out += _oscillation(times, joint_set, joints, directions, phases, freq, amp, envelope)
+        return out
     for other in designs:
         if other.label == label:
             continue

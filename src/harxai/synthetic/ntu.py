@@ -120,7 +120,8 @@ def simulate_ntu_sample(
 ) -> NTUSample:
     """Generate sample ``index`` of class ``label`` (independent of the other samples).
 
-    The class's planted joints carry its motion; every other class's joints move as
+    The class's planted joints carry its motion; the design's distractor sets (``shared``: the
+    same class-free sets for every class; ``per_class``: the other classes' sets) move as
     distractors (:func:`harxai.synthetic.motion.distractor_motion`)."""
     design = designs[label]
     rng = np.random.default_rng([params.seed, 1, design.label, index])

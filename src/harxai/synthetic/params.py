@@ -13,6 +13,10 @@ SYNTHETIC_LAYOUTS = {kind: DEFAULT_LAYOUT[kind] for kind in SYNTHETIC_KINDS}
 """The layout each synthetic kind generates (the raw formats fix the key points)."""
 
 
+PLANTED_SETS = ("shared", "per_class")
+"""Values of ``synthetic.planted_sets`` (see :func:`harxai.synthetic.design.design_classes`)."""
+
+
 class SyntheticParamsError(ValueError):
     """The generator settings are invalid."""
 
@@ -41,6 +45,11 @@ class SyntheticParams:
         (min, max) infant recording length in seconds.
     planted_joints
         Joints whose motion defines each class.
+    planted_sets
+        ``shared`` (default): every class plants its motion on the same joint set and the
+        classes differ by the signature there (frequency, directions, phases, timing), while
+        other joint sets move as class-free distractors in every sample; ``per_class``: each
+        class has its own disjoint set and the other classes' sets move as distractors.
     fps_choices
         Source frame rates drawn per file.
     noise
@@ -61,6 +70,7 @@ class SyntheticParams:
     recordings_per_subject: int = 2
     recording_seconds: tuple[float, float] = (12.0, 20.0)
     planted_joints: int = 3
+    planted_sets: str = "shared"
     fps_choices: tuple[float, ...] = (25.0, 30.0, 60.0)
     noise: float = 0.01
     missing_fraction: float = 0.01
@@ -122,6 +132,7 @@ class SyntheticParams:
                 "must be [min, max] with 0 < min <= max",
             ),
             ("planted_joints", self.planted_joints >= 1, "must be >= 1"),
+            ("planted_sets", self.planted_sets in PLANTED_SETS, f"must be one of {list(PLANTED_SETS)}"),
             ("fps_choices", len(self.fps_choices) > 0 and min(self.fps_choices) > 0, "must be > 0"),
             ("noise", self.noise >= 0, "must be >= 0"),
             ("missing_fraction", 0 <= self.missing_fraction <= 0.5, "must be in [0, 0.5]"),
