@@ -31,10 +31,14 @@ verified
 A class that fails is "unverified"; :func:`verified_truth` leaves it out of the ground-truth
 scores and the oracle table reports its numbers.
 
-Known limit: with isolated planted joints no class evidence is left, and a classifier must still
-answer one of its classes. A class that is the model's answer to "no evidence" (in a binary task,
-one of the two always is, unless the model sits on its threshold) keeps its accuracy and is
-reported unverified: it is recognised by elimination.
+Known limit: when each class has planted joints of its own (``synthetic.planted_sets:
+per_class``), isolating a class's joints leaves no class evidence at all, and a classifier must
+still answer one of its classes. A class that is the model's answer to "no evidence" (in a binary
+task, one of the two always is, unless the model sits on its threshold) keeps its accuracy and is
+reported unverified: it is recognised by elimination. The default synthetic design
+(``planted_sets: shared``) plants every class on the same joints with its own signature, so the
+transplant brings another class's evidence and no class can be recognised by elimination
+(docs/ground-truth.md).
 """
 
 from __future__ import annotations
