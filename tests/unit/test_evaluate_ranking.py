@@ -78,3 +78,21 @@ def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
             shap_absolute=True,
             figure_layers=["main.0.att"],
         )
+
+
+def test_figure_shows_the_baselines_next_to_shap_and_the_figure_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = make_inputs(tmp_path)
+    drawn: list[list[str]] = []
+    monkeypatch.setattr(
+        evaluate_jobs.plots, "plot_rankings", lambda shown, *a, **k: drawn.append(list(shown))
+    )
+    evaluate_jobs.rank_keypoints(
+        scores_path=inputs.scores,
+        output_csv=tmp_path / "r.csv",
+        output_png=tmp_path / "r.png",
+        shap_absolute=False,
+        figure_layers=["main.1.att"],
+    )
+    assert drawn == [["shap", "gradcam-main.1.att", *BASELINE_METHODS]]

@@ -112,7 +112,7 @@ def rank_keypoints(
     shap_absolute: bool,
     figure_layers: Sequence[str],
 ) -> pd.DataFrame:
-    """Job of rule rank_keypoints: rankings of SHAP and every GradCAM layer, CSV and boxplots.
+    """Job of rule rank_keypoints: rankings of SHAP, every GradCAM layer and the baselines, CSV and boxplots.
 
     Parameters
     ----------
@@ -123,7 +123,7 @@ def rank_keypoints(
     shap_absolute
         Rank SHAP by absolute instead of signed sums.
     figure_layers
-        GradCAM layers drawn next to SHAP in the figure.
+        GradCAM layers drawn next to SHAP in the figure (the baselines are drawn too).
     """
     scores = read_scores(scores_path)
     info = scores.info
@@ -141,7 +141,7 @@ def rank_keypoints(
     if missing:
         layers = [method_layer(m) for m in importance if m != METHOD_SHAP]
         raise ValueError(f"evaluate.figure_layers: {missing} are not among the GradCAM layers {layers}")
-    shown = {m: importance[m] for m in methods_of(figure_layers)}
+    shown = {m: importance[m] for m in [*methods_of(figure_layers), *BASELINE_METHODS] if m in importance}
     plots.plot_rankings(
         shown,
         scores.label,
