@@ -241,6 +241,7 @@ rule draw_skeletons:
         explain_set="results/{dataset}/{model}/explain_set.h5",
         shap="results/{dataset}/{model}/shap.h5",
         gradcam=get_figure_layer_files,
+        baselines="results/{dataset}/{model}/baselines.h5",
     output:
         report(
             "results/{dataset}/{model}/evaluate/skeletons.png",
@@ -299,6 +300,7 @@ rule faithfulness:
         methods=VERDICT_METHODS,
         shap_absolute=EVALUATE["shap_absolute"],
         imputations=VERDICT["imputations"],
+        imputation=VERDICT["imputation"],
         max_cells=VERDICT["max_cells"],
         steps=VERDICT["steps"],
         samples=VERDICT["faithfulness_samples"],

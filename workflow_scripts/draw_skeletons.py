@@ -18,4 +18,5 @@ run_job(
     samples=snakemake.params.samples,
     columns=snakemake.params.columns,
     shap_absolute=snakemake.params.shap_absolute,
+    baselines_path=snakemake.input.baselines,
 )

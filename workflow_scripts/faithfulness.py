@@ -22,6 +22,7 @@ run_job(
     methods=list(snakemake.params.methods),
     shap_absolute=bool(snakemake.params.shap_absolute),
     imputations=list(snakemake.params.imputations),
+    imputation=snakemake.params.imputation,
     max_cells=snakemake.params.max_cells,
     steps=snakemake.params.steps,
     samples=snakemake.params.samples,

@@ -161,8 +161,16 @@ def test_upright_flips_image_coordinates_only() -> None:
 
 
 @pytest.mark.parametrize("task", ["multiclass", "binary"])
-def test_draw_skeletons_job(tmp_path: Path, task: str) -> None:
+def test_draw_skeletons_job(tmp_path: Path, task: str, monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = make_inputs(tmp_path, task=task)
+    drawn: list[tuple[list[str], dict[str, bool]]] = []
+    real = evaluate_jobs.plots.plot_skeletons
+
+    def spy(blocks, layout, output, signed=None):  # type: ignore[no-untyped-def]
+        drawn.append((list(blocks[0].panels[0].values), dict(signed or {})))
+        return real(blocks, layout, output, signed=signed)
+
+    monkeypatch.setattr(evaluate_jobs.plots, "plot_skeletons", spy)
     evaluate_jobs.draw_skeletons(
         windows_path=inputs.windows,
         explain_set_path=inputs.explain_set,
@@ -172,5 +180,16 @@ def test_draw_skeletons_job(tmp_path: Path, task: str) -> None:
         samples=2,
         columns=3,
         shap_absolute=False,
+        baselines_path=inputs.baselines,
     )
     assert (tmp_path / "skeletons.png").read_bytes()[:8] == PNG
+    methods, signed = drawn[0]
+    assert methods == [
+        "SHAP",
+        "GradCAM main.1.tcn.conv",
+        "GradCAM main.1.att",
+        "motion energy",
+        "random",
+        "input x gradient",
+    ]
+    assert signed == {"SHAP": True, "input x gradient": True}

@@ -23,6 +23,7 @@ from ..explain.jobs import load_job_model
 from ..io.contracts import BACKGROUND, BASELINES, EXPLAIN_SET, GRADCAM, SCORES, SHAP, read_explain_set
 from ..methods import (
     BASELINE_METHODS,
+    METHOD_INPUT_X_GRADIENT,
     METHOD_RANDOM,
     METHOD_SHAP,
     METHOD_SHAP_ABS,
@@ -64,6 +65,7 @@ from .sources import (
     Scores,
     check_aligned,
     read_all_scores,
+    read_baseline_scores,
     read_dataset_info,
     read_scores,
 )
@@ -233,8 +235,9 @@ def draw_skeletons(
     samples: int,
     columns: int,
     shap_absolute: bool,
+    baselines_path: PathLike | None = None,
 ) -> None:
-    """Job of rule draw_skeletons: SHAP and GradCAM layers on the skeleton of chosen samples.
+    """Job of rule draw_skeletons: SHAP, GradCAM layers and the baselines on the skeleton of chosen samples.
 
     Parameters
     ----------
@@ -253,6 +256,10 @@ def draw_skeletons(
     sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
     sources.update({gradcam_method(x): p for x, p in gradcam_paths.items()})
     scores = read_all_scores(sources, explain.sample_index, shap_absolute)
+    if baselines_path is not None:
+        for baseline in read_baseline_scores(baselines_path):
+            check_aligned(explain.sample_index, baseline.sample_index, "sample_index", baselines_path)
+            scores[baseline.method] = baseline
     maps = {method_label(m): s.frame_map for m, s in scores.items()}
     if info.segment == "windows":
         blocks = window_blocks(
@@ -261,7 +268,7 @@ def draw_skeletons(
     else:
         blocks = fixed_blocks(data, maps, explain.label, info.class_names, samples, columns)
     log.info("drawing %d blocks of %d methods", len(blocks), len(maps))
-    signed = {method_label(METHOD_SHAP): not shap_absolute}
+    signed = {method_label(METHOD_SHAP): not shap_absolute, method_label(METHOD_INPUT_X_GRADIENT): True}
     plots.plot_skeletons(blocks, info.layout, output_png, signed=signed)
 
 
@@ -428,6 +435,9 @@ CURVE_FAMILIES = (
 )
 """(mode, cells, order) of the faithfulness curves: key-point deletion of the most and of the
 least important first, key-point insertion, and deletion of joint x time segments."""
+SECONDARY_FAMILIES = CURVE_FAMILIES[0:1] + CURVE_FAMILIES[2:3]
+"""The families run with the other imputations (a check of the verdict's imputation): key-point
+deletion and insertion, most important first."""
 
 
 def _verdict_maps(scores: Scores, names: Sequence[str], shap_absolute: bool) -> dict[str, np.ndarray]:
@@ -503,6 +513,7 @@ def faithfulness(
     seed: int,
     device: torch.device | str,
     threads: int = 1,
+    imputation: str | None = None,
     samples: int | None = None,
     steps: Sequence[int] | None = None,
     batch_size: int = 64,
@@ -510,8 +521,10 @@ def faithfulness(
 ) -> pd.DataFrame:
     """Job of rule faithfulness: deletion and insertion curves at the input, for any model.
 
-    For each imputation (:class:`harxai.evaluate.faithfulness.Imputation`) the curve families of
-    :data:`CURVE_FAMILIES` are run for every method of ``methods`` (verdict names; ``random`` is
+    With ``imputation`` (the verdict's; :class:`harxai.evaluate.faithfulness.Imputation`) the curve
+    families of :data:`CURVE_FAMILIES` are run, with every other imputation of ``imputations``
+    those of :data:`SECONDARY_FAMILIES` (all families with every imputation when ``imputation``
+    is None), for every method of ``methods`` (verdict names; ``random`` is
     the seeded control of ``draws`` random orders) from its map in ``scores.h5``, on a seeded
     class-balanced subset of ``samples`` explained samples (all when None), for the k of
     ``steps`` up to ``max_cells`` (every k = 0..max_cells when None). Writes the long curve and
@@ -543,7 +556,8 @@ def faithfulness(
     for kind in imputations:
         imputer = Imputer(background, info.layout.adjacency(), Imputation(kind))
         shared: dict[tuple[str, str], np.ndarray] = {}  # the random control of (mode, cells), any order
-        for mode, cells, order in CURVE_FAMILIES:
+        families = CURVE_FAMILIES if imputation in (None, kind) else SECONDARY_FAMILIES
+        for mode, cells, order in families:
             spec = CurveSpec(
                 mode=mode,
                 max_cells=max_cells,
