@@ -293,7 +293,7 @@ rule faithfulness:
         "results/benchmarks/faithfulness/{dataset}/{model}.tsv"
     conda:
         "../envs/harxai.yaml"
-    threads: model_resources("threads")
+    threads: 1  # numpy imputation and small forward passes: the datasets' jobs run side by side
     resources:
         **MODEL_RESOURCES,
     params:

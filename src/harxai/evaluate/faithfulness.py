@@ -57,7 +57,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -383,7 +383,12 @@ class CurveSpec:
 
 
 def curve_logits(
-    model: nn.Module, inputs: np.ndarray, order: np.ndarray, imputer: Imputer, spec: CurveSpec
+    model: nn.Module,
+    inputs: np.ndarray,
+    order: np.ndarray,
+    imputer: Imputer,
+    spec: CurveSpec,
+    first: np.ndarray | None = None,
 ) -> np.ndarray:
     """Logits of every step of a curve for one cell order per sample.
 
@@ -391,6 +396,9 @@ def curve_logits(
     ----------
     order
         (sample, cell) cell indices, the first to be deleted (or inserted) first.
+    first
+        The logits of step k = 0 when already known: they do not depend on the order (nothing
+        deleted, or everything imputed with the noise of step 0), so every curve of a call shares them.
 
     Returns
     -------
@@ -400,6 +408,9 @@ def curve_logits(
     _, _, _, t, v, _ = inputs.shape
     out = []
     for k in spec.ks(order.shape[1]):
+        if k == 0 and first is not None:
+            out.append(first)
+            continue
         chosen = cells_mask(order[:, :k], t, v, spec.segment_frames)
         mask = chosen if spec.mode == "deletion" else ~chosen
         rng = np.random.default_rng([spec.seed, k])
@@ -501,15 +512,18 @@ def faithfulness_curves(
     if draws < 2:
         raise ValueError(f"the random control needs >= 2 draws for an interval, got {draws}")
     probability: dict[str, np.ndarray] = {}
+    cells = v if spec.segment_frames is None else num_segments(t, spec.segment_frames) * v
+    first = curve_logits(
+        model, data.inputs, np.zeros((n, 0), dtype=np.int64), imputer, replace(spec, steps=(0,))
+    )[0]
     for method, m in maps.items():
         if method == RANDOM:  # the random method is the random control itself (its rows come from the draws)
             continue
         if len(m) != n:
             raise ValueError(f"map of {method!r} has {len(m)} samples, the inputs {n}")
         ranked = rank_cells(cell_scores(m, t, v, spec.segment_frames), order)
-        probability[method] = softmax(curve_logits(model, data.inputs, ranked, imputer, spec))
+        probability[method] = softmax(curve_logits(model, data.inputs, ranked, imputer, spec, first))
         log.info("%s %s (%s): done", spec.mode, method, order)
-    cells = v if spec.segment_frames is None else num_segments(t, spec.segment_frames) * v
     if random_probability is not None:
         if random_probability.shape[0] != draws or random_probability.shape[2] != n:
             raise ValueError(
@@ -518,7 +532,9 @@ def faithfulness_curves(
         probability[RANDOM] = random_probability
     else:
         runs = [
-            softmax(curve_logits(model, data.inputs, random_order(n, cells, spec.seed, d), imputer, spec))
+            softmax(
+                curve_logits(model, data.inputs, random_order(n, cells, spec.seed, d), imputer, spec, first)
+            )
             for d in range(draws)
         ]
         probability[RANDOM] = np.stack(runs)
