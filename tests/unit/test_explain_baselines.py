@@ -87,3 +87,26 @@ def test_gradcam_and_shap_map_methods_match_the_explainers() -> None:
     ref = shap_values(net, tensors, [torch.from_numpy(bg[:, g]) for g in range(4)], target)
     np.testing.assert_allclose(phi, np.stack(ref.values, axis=1).sum(axis=(1, 2, 5)), rtol=1e-4, atol=1e-6)
     assert phi.shape == (3, 8, LAYOUT.num_joints)
+
+
+class _FirstGroupOnly(torch.nn.Module):
+    """Reads the first of two feature groups only (an external model fed a subset of the groups)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = SmallNet(classes=3)
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        return self.inner(first, torch.zeros_like(second))
+
+
+def test_input_x_gradient_of_a_model_that_ignores_a_group_is_zero_there() -> None:
+    x = _inputs(n=4)[..., :1]
+    model = _FirstGroupOnly().eval()
+    target = np.array([0, 1, 2, 0])
+    got = input_x_gradient(model, x, target)
+    t = torch.from_numpy(x[:, 0].copy()).requires_grad_(True)
+    logits = model.inner(t, torch.zeros_like(torch.from_numpy(x[:, 1])))
+    logits[torch.arange(4), torch.from_numpy(target)].sum().backward()
+    expected = (t.grad * t).detach().sum(dim=(1, 4)).numpy()  # group 1 contributes nothing
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)

@@ -179,7 +179,12 @@ def input_x_gradient(
     if len(t) != len(x):
         raise ValueError(f"input_x_gradient: {len(t)} targets for {len(x)} samples")
     device = _device(model)
-    explainer = InputXGradient(model)
+    def forward(*groups: torch.Tensor) -> torch.Tensor:
+        # 0 * sum keeps every group in the graph: a model that ignores a feature group (an
+        # external model fed only some groups) gets a zero gradient there, not autograd's error
+        return model(*groups) + 0.0 * sum(g.sum() for g in groups)
+
+    explainer = InputXGradient(forward)
     out = []
     for start in range(0, len(x), batch_size):
         xb = torch.as_tensor(
