@@ -92,13 +92,14 @@ SCENARIOS = {
     ),
     "all_mode_gradcam_variant": Scenario(
         _all_mode_then(_set("gradcam", "variant", "shapgcn")),
-        lambda j: j.rule == "gradcam_layers",
+        # the sanity check and the robustness metrics recompute GradCAM with the variant
+        lambda j: j.rule in {"gradcam_layers", "sanity_check", "robustness"},
         "Params have changed",
         UPSTREAM | SHAP_RULES | {"gradcam_layer"},
     ),
     "one_mode_gradcam_variant": Scenario(
         lambda w: edit_config(w, _set("gradcam", "variant", "shapgcn")),
-        lambda j: j.rule == "gradcam_layer",
+        lambda j: j.rule in {"gradcam_layer", "sanity_check", "robustness"},
         "Params have changed",
         UPSTREAM | SHAP_RULES | {"gradcam_layers"},
     ),
