@@ -179,6 +179,7 @@ def input_x_gradient(
     if len(t) != len(x):
         raise ValueError(f"input_x_gradient: {len(t)} targets for {len(x)} samples")
     device = _device(model)
+
     def forward(*groups: torch.Tensor) -> torch.Tensor:
         # 0 * sum keeps every group in the graph: a model that ignores a feature group (an
         # external model fed only some groups) gets a zero gradient there, not autograd's error
