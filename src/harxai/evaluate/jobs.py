@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from .. import plots
-from ..explain.baselines import map_methods
+from ..explain.baselines import MapMethod, map_methods
 from ..explain.jobs import load_job_model
 from ..io.contracts import BACKGROUND, BASELINES, EXPLAIN_SET, GRADCAM, SCORES, SHAP, read_explain_set
 from ..methods import (
@@ -257,9 +258,7 @@ def draw_skeletons(
     sources.update({gradcam_method(x): p for x, p in gradcam_paths.items()})
     scores = read_all_scores(sources, explain.sample_index, shap_absolute)
     if baselines_path is not None:
-        for baseline in read_baseline_scores(baselines_path):
-            check_aligned(explain.sample_index, baseline.sample_index, "sample_index", baselines_path)
-            scores[baseline.method] = baseline
+        scores.update({b.method: b for b in read_baseline_scores(baselines_path, explain.sample_index)})
     maps = {method_label(m): s.frame_map for m, s in scores.items()}
     if info.segment == "windows":
         blocks = window_blocks(
@@ -440,11 +439,23 @@ SECONDARY_FAMILIES = CURVE_FAMILIES[0:1] + CURVE_FAMILIES[2:3]
 deletion and insertion, most important first."""
 
 
+def _internal_names(names: Sequence[str], shap_absolute: bool) -> dict[str, str]:
+    """Verdict name -> the method's name in ``scores.h5`` and the ground-truth tables."""
+    out = {}
+    for name in names:
+        if name == METHOD_SHAP:
+            out[name] = shap_method(shap_absolute)
+        elif name.startswith("gradcam:"):
+            out[name] = gradcam_method(name.split(":", 1)[1])
+        else:
+            out[name] = name
+    return out
+
+
 def _verdict_maps(scores: Scores, names: Sequence[str], shap_absolute: bool) -> dict[str, np.ndarray]:
     """Per-frame maps (sample, frame, joint) of the verdict's methods from ``scores.h5`` (``random`` excluded)."""
-    internal = {verdict_method(m): m for m in scores.methods if m != METHOD_SHAP_ABS}
-    internal["shap"] = shap_method(shap_absolute)
-    missing = [n for n in names if n != METHOD_RANDOM and n not in internal]
+    internal = _internal_names(names, shap_absolute)
+    missing = [n for n in names if n != METHOD_RANDOM and internal[n] not in scores.methods]
     if missing:
         raise ValueError(f"scores.h5 holds no maps of {missing} (has {list(scores.methods)})")
     return {n: scores.of(internal[n]).frame_map for n in names if n != METHOD_RANDOM}
@@ -462,6 +473,30 @@ def _background_rows(background_path: PathLike, rows: int | None) -> np.ndarray:
     """The first ``rows`` SHAP background rows (all when None)."""
     background = BACKGROUND.read(background_path, load=["background"])["background"].astype(np.float32)
     return background if rows is None else background[:rows]
+
+
+def _recomputed_maps(
+    model_path: PathLike,
+    explain_set_path: PathLike,
+    background_path: PathLike,
+    methods: Sequence[str],
+    shap_absolute: bool,
+    variant: str,
+    samples: int,
+    background_rows: int,
+    seed: int,
+    device: torch.device | str,
+) -> tuple[nn.Module, np.ndarray, np.ndarray, dict[str, MapMethod]]:
+    """What the sanity check and the robustness metrics share: the model, a seeded class-balanced
+    subset of the explain set (inputs, targets) and the methods as map methods (SHAP against the
+    first ``background_rows`` background rows)."""
+    inputs, target = _explain_subset(explain_set_path, samples, seed)
+    model = load_job_model(model_path, device)
+    background = _background_rows(background_path, background_rows)
+    maps = map_methods(
+        methods, background=background, shap_absolute=shap_absolute, variant=variant, seed=seed
+    )
+    return model, inputs, target, maps
 
 
 def oracle(
@@ -617,11 +652,17 @@ def sanity_check(
     first ``background_rows`` background rows.
     """
     torch.set_num_threads(threads)
-    inputs, target = _explain_subset(explain_set_path, samples, seed)
-    model = load_job_model(model_path, device)
-    background = _background_rows(background_path, background_rows)
-    maps = map_methods(
-        methods, background=background, shap_absolute=shap_absolute, variant=variant, seed=seed
+    model, inputs, target, maps = _recomputed_maps(
+        model_path,
+        explain_set_path,
+        background_path,
+        methods,
+        shap_absolute,
+        variant,
+        samples,
+        background_rows,
+        seed,
+        device,
     )
     cascade = cascading_stages(model, inputs[:2], stages)
     table = cascading_randomization(model, inputs, target, maps, cascade, seed=seed)
@@ -657,11 +698,17 @@ def robustness(
     ``spec`` holds the :class:`RobustnessSpec` fields except the seed.
     """
     torch.set_num_threads(threads)
-    inputs, target = _explain_subset(explain_set_path, samples, seed)
-    model = load_job_model(model_path, device)
-    background = _background_rows(background_path, background_rows)
-    maps = map_methods(
-        methods, background=background, shap_absolute=shap_absolute, variant=variant, seed=seed
+    model, inputs, target, maps = _recomputed_maps(
+        model_path,
+        explain_set_path,
+        background_path,
+        methods,
+        shap_absolute,
+        variant,
+        samples,
+        background_rows,
+        seed,
+        device,
     )
     table = robustness_table(model, inputs, target, maps, RobustnessSpec(**spec, seed=seed))
     write_csv(table, output_csv)
@@ -713,9 +760,7 @@ def verdict(
     faithfulness from the areas of ``imputation``, the sanity check's rho once the whole network
     is random, the robustness metrics, and the core seconds of each method's explain job.
     """
-    names = {shap_method(shap_absolute): "shap", **{m: m for m in BASELINE_METHODS}}
-    names.update({gradcam_method(x.split(":", 1)[1]): x for x in methods if x.startswith("gradcam:")})
-    names = {k: v for k, v in names.items() if v in methods}
+    names = {internal: name for name, internal in _internal_names(methods, shap_absolute).items()}
     estimates: dict[tuple[str, str], Estimate] = {}
     gt = pd.read_csv(ground_truth_csv) if ground_truth_csv else None
     gt_time = pd.read_csv(ground_truth_time_csv) if ground_truth_time_csv else None

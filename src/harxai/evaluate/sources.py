@@ -224,13 +224,14 @@ class Scores:
         )
 
 
-def read_baseline_scores(path: PathLike) -> list[KeypointScores]:
-    """The trivial baselines of ``baselines.h5`` as key-point scores.
+def read_baseline_scores(path: PathLike, sample_index: np.ndarray) -> list[KeypointScores]:
+    """The trivial baselines of ``baselines.h5`` as key-point scores, checked to cover ``sample_index`` in order.
 
     ``importance`` is the map's mean over frames, ``counter`` its negation (the least important
     first), ``frame_map`` the map at the input's frames.
     """
     content = BASELINES.read(path, load=["method", "map", "sample_index"])
+    check_aligned(sample_index, content["sample_index"].astype(np.int64), "sample_index", path)
     out = []
     for name, m in zip(content["method"], content["map"], strict=True):
         frame_map = np.asarray(m, dtype=np.float64)
@@ -265,9 +266,7 @@ def collect_scores(
         *read_all_scores(sources, explain.sample_index).values(),
     ]
     if baselines_path is not None:
-        for baseline in read_baseline_scores(baselines_path):
-            check_aligned(explain.sample_index, baseline.sample_index, "sample_index", baselines_path)
-            scores.append(baseline)
+        scores += read_baseline_scores(baselines_path, explain.sample_index)
     check_aligned(explain.sample_index, scores[1].sample_index, "sample_index", shap_path)
     frames = scores[0].frame_map.shape[1]
     arrays: dict[str, np.ndarray] = {
