@@ -225,9 +225,10 @@ def test_verdict_is_built_from_the_criteria_tables(chain: dict[str, Path]) -> No
     assert "mean rank" in md
 
 
-def test_verdict_without_ground_truth_leaves_it_empty(chain: dict[str, Path], tmp_path: Path) -> None:
+def _verdict_without_truth(chain: dict[str, Path], out: Path, imputation: str) -> pd.DataFrame:
+    """The verdict job on the chain's tables without ground truth, written under ``out``."""
     ev = chain["ev"]
-    table = evaluate_jobs.verdict(
+    return evaluate_jobs.verdict(
         methods=METHODS,
         areas_csv=ev / "areas.csv",
         sanity_csv=ev / "sanity.csv",
@@ -235,32 +236,22 @@ def test_verdict_without_ground_truth_leaves_it_empty(chain: dict[str, Path], tm
         shap_path=chain["shap"],
         gradcam_paths={LAYER: chain["gradcam"]},
         baselines_path=chain["baselines"],
-        output_csv=tmp_path / "v.csv",
-        output_png=tmp_path / "v.png",
-        output_md=tmp_path / "v.md",
-        imputation="mean",
+        output_csv=out / "v.csv",
+        output_png=out / "v.png",
+        output_md=out / "v.md",
+        imputation=imputation,
         shap_absolute=False,
     )
+
+
+def test_verdict_without_ground_truth_leaves_it_empty(chain: dict[str, Path], tmp_path: Path) -> None:
+    table = _verdict_without_truth(chain, tmp_path, "mean")
     gt = table[table["criterion"].str.startswith("gt_")]
     assert gt["value"].isna().all()
     assert table[table["criterion"] == "deletion_area"]["value"].notna().all()
 
 
 def test_unknown_imputation_is_refused(chain: dict[str, Path], tmp_path: Path) -> None:
-    ev = chain["ev"]
     with pytest.raises(ValueError, match="imputation 'road'"):
-        evaluate_jobs.verdict(
-            methods=METHODS,
-            areas_csv=ev / "areas.csv",
-            sanity_csv=ev / "sanity.csv",
-            robustness_csv=ev / "robustness.csv",
-            shap_path=chain["shap"],
-            gradcam_paths={LAYER: chain["gradcam"]},
-            baselines_path=chain["baselines"],
-            output_csv=tmp_path / "v.csv",
-            output_png=tmp_path / "v.png",
-            output_md=tmp_path / "v.md",
-            imputation="road",
-            shap_absolute=False,
-        )
+        _verdict_without_truth(chain, tmp_path, "road")
     assert not (tmp_path / "v.csv").exists()
