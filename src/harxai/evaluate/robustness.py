@@ -21,7 +21,7 @@ Both metrics come from ``captum.metrics``; this module only adapts harxai's map 
     better.
 
 Values are per sample; the summary is the mean with a 95 % t-interval over the evaluated
-samples (a subset chosen by :func:`subset_indices`).
+samples (the workflow chooses a seeded class-balanced subset with :func:`stratified_subset`).
 """
 
 from __future__ import annotations
