@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
 from pathlib import Path
 
 import h5py
@@ -18,11 +20,11 @@ import pytest
 from harxai import features as features_module
 from harxai.config import resolve_dataset
 from harxai.features import FeatureParams, compute_feature_file, compute_features
-from harxai.io import HDF5ContractError, read_hdf5
+from harxai.io import HDF5ContractError, pool, read_hdf5
 from harxai.io.blocks import BlockWriter, LazyRows, chunk_rows, iter_blocks, read_except
 from harxai.io.contracts import SEQUENCES, WINDOWS, DatasetSpec, FileContract
 from harxai.io.ingest import FrameStore, ingest_dataset
-from harxai.io.pool import ReadJob, read_many
+from harxai.io.pool import ReadJob, read_batches, read_many
 from harxai.io.readers import ReaderError, Recording, read_ntu_skeleton
 from harxai.models.training import read_features
 from harxai.preprocess import BadRecording, PreprocessParams, preprocess_file, preprocess_sequences
@@ -263,6 +265,36 @@ def test_read_many_names_the_file_of_another_error() -> None:
     out = list(read_many([ReadJob(_no_memory, (f"g{i}.txt",), {}) for i in range(2)], 2))
     assert all(isinstance(r, ReaderError) and "out of memory" in str(r) for r in out)
     assert [str(r.path) for r in out if isinstance(r, ReaderError)] == ["g0.txt", "g1.txt"]
+
+
+def _value(name: str, value: int) -> int:
+    if value % 5 == 3:
+        raise ReaderError(name, "bad value")
+    return value * value
+
+
+def _packed(results: list[int | ReaderError]) -> tuple[int, list[int | str]]:
+    return os.getpid(), [str(r.path) if isinstance(r, ReaderError) else r for r in results]
+
+
+def test_read_batches_packs_in_the_worker_keeps_order_and_counts_files(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool, "PROGRESS_EVERY", 4)
+    jobs = [ReadJob(_value, (f"f{i}.txt", i), {}) for i in range(23)]
+    expected = [f"f{i}.txt" if i % 5 == 3 else i * i for i in range(23)]
+    for workers in (1, 2, 3):
+        with caplog.at_level(logging.INFO, logger="harxai.io.pool"):
+            caplog.clear()
+            out = list(read_batches(jobs, workers, batch=5, pack=_packed))
+        assert [len(values) for _, values in out] == [5, 5, 5, 5, 3]
+        assert [v for _, values in out for v in values] == expected
+        pids = {pid for pid, _ in out}
+        assert (os.getpid() in pids) == (workers == 1)  # packed where the files were read
+        counts = [int(r.getMessage().split()[1].split("/")[0]) for r in caplog.records]
+        assert counts == [5, 10, 15, 20, 23]  # files, one line per PROGRESS_EVERY crossed and at the end
+    with pytest.raises(ValueError, match="batch"):
+        list(read_batches(jobs, 2, batch=0))
 
 
 def test_ingest_streams_the_reader_output_whatever_the_workers(

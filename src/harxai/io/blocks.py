@@ -103,8 +103,10 @@ class BlockWriter:
         self.contract = contract
         self._stack = contextlib.ExitStack()
         self._fh: h5py.File | None = None
-        self._appended: set[str] = set()
+        self._appended: dict[str, h5py.Dataset] = {}
+        self._rows: dict[str, int] = {}
         self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_bytes: dict[str, int] = {}
         self._finished = False
 
     def __enter__(self) -> Self:
@@ -146,8 +148,11 @@ class BlockWriter:
             The dataset's length after the append.
         """
         spec, data, str_dtype = self._checked(name, block)
-        fh = self.file
-        if name not in fh:
+        ds = self._appended.get(name)
+        if ds is None:
+            fh = self.file
+            if name in fh:
+                raise HDF5ContractError(f"{self.path}: dataset {name!r} was written whole, not appended")
             dtype = str_dtype if str_dtype is not None else data.dtype
             tail = tuple(int(s) for s in data.shape[1:])
             kwargs: dict[str, Any] = {}
@@ -159,38 +164,38 @@ class BlockWriter:
             ds.attrs["dims"] = ",".join(spec.dims)
             if spec.units:
                 ds.attrs["units"] = spec.units
-            self._appended.add(name)
-        ds = fh[name]
-        if name not in self._appended:
-            raise HDF5ContractError(f"{self.path}: dataset {name!r} was written whole, not appended")
+            self._appended[name] = ds
+            self._rows[name] = 0
         if data.shape[1:] != ds.shape[1:]:
             raise HDF5ContractError(
                 f"{self.path}: block of shape {data.shape} does not extend dataset {name!r} of shape {ds.shape}"
             )
-        pending = self._pending.setdefault(name, [])
         if data.shape[0]:
-            pending.append(data)
-        if sum(b.nbytes for b in pending) >= FLUSH_BYTES:
+            self._pending.setdefault(name, []).append(data)
+            self._pending_bytes[name] = self._pending_bytes.get(name, 0) + data.nbytes
+            self._rows[name] += data.shape[0]
+        if self._pending_bytes.get(name, 0) >= FLUSH_BYTES:
             self.flush(name)
-        return self.length(name)
+        return self._rows[name]
 
     def flush(self, name: str | None = None) -> None:
         """Write the buffered blocks of ``name`` (default: of every dataset)."""
         for key in [name] if name is not None else list(self._pending):
             blocks = self._pending.pop(key, [])
+            self._pending_bytes.pop(key, None)
             if not blocks:
                 continue
-            ds = self.file[key]
+            ds = self._appended[key]
             data = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
             start = ds.shape[0]
             ds.resize(start + data.shape[0], axis=0)
             ds[start:] = data
 
     def length(self, name: str) -> int:
-        """Rows appended so far to ``name`` (0 if not created)."""
-        if name not in self.file:
-            return 0
-        return int(self.file[name].shape[0]) + sum(b.shape[0] for b in self._pending.get(name, []))
+        """Rows appended so far to ``name`` (0 if not created; a dataset written whole: its length)."""
+        if name in self._rows:
+            return self._rows[name]
+        return int(self.file[name].shape[0]) if name in self.file else 0
 
     def write(self, name: str, data: Any) -> None:
         """Write a whole dataset at once (compressed above 65,536 values as in :func:`write_hdf5`)."""
@@ -222,6 +227,8 @@ class BlockWriter:
                         ds[write : write + e - s] = ds[s:e]
                     write += e - s
             ds.resize(write, axis=0)
+            if name in self._rows:
+                self._rows[name] = write
 
     def finish(
         self,

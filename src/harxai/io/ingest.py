@@ -54,11 +54,12 @@ Bad recordings
     classes among them, fails with a clear message.
 
 Memory and speed
-    The files are parsed by ``threads`` reader processes (:func:`harxai.io.pool.read_many`,
-    the rule's ``compute.threads``), results taken in file order, so the output does not
-    depend on the number of processes; a reader error comes back to this process, which
-    applies ``on_bad_recording``. Each recording's frames are appended to the output as soon
-    as it is read (:class:`FrameStore`, :class:`harxai.io.blocks.BlockWriter` through the
+    The files are parsed by ``threads`` reader processes (:func:`harxai.io.pool.read_batches`,
+    the rule's ``compute.threads``), :data:`BATCH_FILES` files per task, results taken in file
+    order, so the output does not depend on the number of processes; a reader error comes back
+    to this process, which applies ``on_bad_recording``. The reader process concatenates the
+    frames of its batch (:func:`pack_frames`), and this process appends them to the output as
+    soon as they arrive (:class:`FrameStore`, :class:`harxai.io.blocks.BlockWriter` through the
     ``SEQUENCES`` contract), so only per-recording metadata is held (``docs/scale.md``).
 """
 
@@ -78,7 +79,7 @@ from ..config import ConfigError
 from ..skeletons import SkeletonLayout, get_layout
 from .blocks import BlockWriter
 from .contracts import SEQUENCES
-from .pool import ReadJob, read_many
+from .pool import ReadJob, read_batches
 from .readers import (
     NTU_NAME,
     Manifest,
@@ -241,16 +242,57 @@ def rejection(recording_id: str, path: Path | str, stage: str, reason: str) -> d
 
 
 FRAME_DATASETS = ("coords", "confidence", "timestamps")
-"""Per-frame datasets of ``sequences.h5``, appended recording by recording."""
+"""Per-frame datasets of ``sequences.h5``, appended block by block."""
+BATCH_FILES = 16
+"""Files one reader task parses and packs into one :class:`FrameBlock`."""
+
+
+@dataclass(frozen=True)
+class FrameBlock:
+    """What one reader task returns (:func:`pack_frames`, run in the reader process).
+
+    Attributes
+    ----------
+    results
+        Per file, in input order: the :class:`ReaderError` it raised, or its recording
+        without frames (zero-length arrays) and its frame count.
+    frames
+        ``coords``, ``confidence``, ``timestamps`` of the recordings read, concatenated in
+        input order and cast to the dtypes of :data:`~harxai.io.contracts.SEQUENCES`
+        (empty when no file of the batch could be read).
+    """
+
+    results: list[ReaderError | tuple[Recording, int]]
+    frames: dict[str, np.ndarray]
+
+
+def pack_frames(results: list[Recording | ReaderError]) -> FrameBlock:
+    """Concatenate the frames of a batch's recordings and strip them from the recordings."""
+    read = [r for r in results if not isinstance(r, ReaderError)]
+    frames: dict[str, np.ndarray] = {}
+    if read:
+        with np.errstate(over="ignore", invalid="ignore"):  # the writer's check names an overflow
+            for name in FRAME_DATASETS:
+                dtype = np.dtype(SEQUENCES.spec(name).dtype)
+                frames[name] = np.concatenate([np.asarray(getattr(r, name), dtype=dtype) for r in read])
+    stripped: list[ReaderError | tuple[Recording, int]] = [
+        r if isinstance(r, ReaderError) else (_without_frames(r), r.num_frames) for r in results
+    ]
+    return FrameBlock(stripped, frames)
+
+
+def _without_frames(rec: Recording) -> Recording:
+    confidence = np.asarray(rec.confidence, dtype=np.float32)
+    return replace(rec, coords=rec.coords[:0], timestamps=rec.timestamps[:0], confidence=confidence[:0])
 
 
 class FrameStore:
-    """Appends each recording's frames to the open output and keeps only its metadata.
+    """Appends the recordings' frames to the open output and keeps only their metadata.
 
-    :meth:`put` appends ``coords``, ``confidence`` and ``timestamps`` (cast and checked by the
-    :data:`~harxai.io.contracts.SEQUENCES` contract) and returns the recording with the three
-    replaced by read-only zero-size views of the same shape (``num_frames`` still holds), so
-    the list of samples stays small whatever the dataset's size.
+    :meth:`put_block` appends a :class:`FrameBlock`'s ``coords``, ``confidence`` and
+    ``timestamps`` (checked by the :data:`~harxai.io.contracts.SEQUENCES` contract) and returns
+    its recordings with the three as read-only zero-size views of their full shape
+    (``num_frames`` still holds), so the list of samples stays small whatever the dataset's size.
     """
 
     def __init__(self, writer: BlockWriter) -> None:
@@ -259,18 +301,33 @@ class FrameStore:
         self._index: dict[int, int] = {}
 
     def put(self, rec: Recording) -> Recording:
-        start = self.writer.length("coords")
-        for name in FRAME_DATASETS:
-            self.writer.append(name, getattr(rec, name))
-        self.spans.append((start, start + rec.num_frames))
-        light = replace(
-            rec,
-            coords=_empty_view(rec.coords),
-            timestamps=_empty_view(rec.timestamps),
-            confidence=_empty_view(np.asarray(rec.confidence, dtype=np.float32)),
-        )
-        self._index[id(light)] = len(self.spans) - 1
+        """Append one recording (:meth:`put_block` of a block of one)."""
+        light = self.put_block(pack_frames([rec]))[0]
+        assert isinstance(light, Recording)
         return light
+
+    def put_block(self, block: FrameBlock) -> list[Recording | ReaderError]:
+        """Append the block's frames; returns its results with light recordings."""
+        start = self.writer.length("coords")
+        for name, values in block.frames.items():
+            self.writer.append(name, values)
+        out: list[Recording | ReaderError] = []
+        for result in block.results:
+            if isinstance(result, ReaderError):
+                out.append(result)
+                continue
+            rec, frames = result
+            light = replace(
+                rec,
+                coords=_empty_view(rec.coords, frames),
+                timestamps=_empty_view(rec.timestamps, frames),
+                confidence=_empty_view(np.asarray(rec.confidence, dtype=np.float32), frames),
+            )
+            self.spans.append((start, start + frames))
+            self._index[id(light)] = len(self.spans) - 1
+            start += frames
+            out.append(light)
+        return out
 
     def keep(self, recordings: Sequence[Recording]) -> np.ndarray:
         """Keep the frames of ``recordings`` (in put order) only; returns their offsets in the output."""
@@ -284,14 +341,15 @@ class FrameStore:
         return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
 
-def _empty_view(values: np.ndarray) -> np.ndarray:
-    """A read-only view of ``values``' shape and dtype that holds no memory."""
-    return np.broadcast_to(np.zeros((), values.dtype), values.shape)
+def _empty_view(values: np.ndarray, frames: int) -> np.ndarray:
+    """A read-only view of ``values``' dtype and trailing shape, ``frames`` long, that holds no memory."""
+    return np.broadcast_to(np.zeros((), values.dtype), (frames, *values.shape[1:]))
 
 
 class _Rejects:
-    """Reads the files (``threads`` reader processes), applies ``on_bad_recording`` to reader
-    errors and gathers what is set aside; each recording read goes to the :class:`FrameStore`."""
+    """Reads the files (``threads`` reader processes, :data:`BATCH_FILES` per task), applies
+    ``on_bad_recording`` to reader errors and gathers what is set aside; the frames of the
+    recordings read go to the :class:`FrameStore`."""
 
     def __init__(self, params: IngestParams, store: FrameStore, threads: int) -> None:
         self.params = params
@@ -303,14 +361,17 @@ class _Rejects:
         self, jobs: Sequence[ReadJob[Recording]], ids: Sequence[str]
     ) -> Iterator[tuple[int, Recording]]:
         """Yield ``(position, light recording)`` in input order for the jobs that read."""
-        for i, result in enumerate(read_many(jobs, self.threads)):
-            if isinstance(result, ReaderError):
-                if self.params.on_bad_recording == "error":
-                    raise result
-                log.warning("set aside %s (on_bad_recording: skip): %s", result.path, result.problem)
-                self.rows.append(rejection(ids[i], result.path, "ingest", str(result)))
-                continue
-            yield i, self.store.put(result)
+        i = 0
+        for block in read_batches(jobs, self.threads, batch=BATCH_FILES, pack=pack_frames):
+            for result in self.store.put_block(block):
+                if isinstance(result, ReaderError):
+                    if self.params.on_bad_recording == "error":
+                        raise result
+                    log.warning("set aside %s (on_bad_recording: skip): %s", result.path, result.problem)
+                    self.rows.append(rejection(ids[i], result.path, "ingest", str(result)))
+                else:
+                    yield i, result
+                i += 1
 
 
 def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: str, threads: int = 1) -> None:
@@ -331,7 +392,7 @@ def ingest_dataset(spec: Mapping[str, Any], layout: Mapping[str, Any], output: s
         (frame, channel, joint, person), ``timestamps``, ``offsets``, ``lengths``, ``label``,
         ``recording_id``, ``group``, ``split``, ``fps``, ``interpolated``).
     threads
-        Reader processes (:func:`harxai.io.pool.read_many`); the output does not depend on it.
+        Reader processes (:func:`harxai.io.pool.read_batches`); the output does not depend on it.
 
     Raises
     ------

@@ -1,9 +1,12 @@
 """Parse raw files in parallel: a pool of reader processes, results in input order.
 
 Parsing the text formats (NTU ``.skeleton``, Kinetics JSON, key-point CSV) is Python-bound,
-so threads would share one interpreter lock; :func:`read_many` uses ``workers`` processes
-(the job's ``threads``) instead. Results come back in the order of the inputs, so the output
-does not depend on the number of workers. A reader's :class:`~harxai.io.readers.ReaderError`
+so threads would share one interpreter lock; :func:`read_batches` uses ``workers`` processes
+(the job's ``threads``) instead. Each task reads a batch of files and packs their results in
+the worker (for ingest: frames concatenated and cast), so the calling process, which writes
+the output, receives one object per batch and keeps up with the readers (measured in
+``docs/scale.md``); :func:`read_many` is the one-file-per-task form. Results come back in the
+order of the inputs, so the output does not depend on the number of workers. A reader's :class:`~harxai.io.readers.ReaderError`
 (and a ``MemoryError``, as a ``ReaderError`` naming the job's first argument, the file) is
 returned in place of its result (not raised in the worker), so the caller decides whether a
 bad file stops the job (``on_bad_recording``); any other exception is raised in the caller as a ``RuntimeError``
@@ -32,11 +35,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+P = TypeVar("P")
 
 PROGRESS_EVERY = 500
 """Files between two progress lines."""
-IN_FLIGHT_PER_WORKER = 8
-"""Files submitted ahead per worker (bounds the parsed recordings waiting for the caller)."""
+IN_FLIGHT_FILES = 8
+"""Files submitted ahead per worker, at least two batches (bounds the parsed recordings waiting for the caller)."""
 
 
 @dataclass(frozen=True)
@@ -68,28 +72,58 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
-def read_many(jobs: Sequence[ReadJob[T]], workers: int = 1, what: str = "files") -> Iterator[T | ReaderError]:
-    """Run the reader jobs, ``workers`` at a time, yielding results in input order.
+def _run_batch(jobs: Sequence[ReadJob[Any]], pack: Callable[[list[Any]], Any] | None) -> Any:
+    """Read a batch of files in one task; ``pack`` (run in the worker) turns the results into one object."""
+    results = [_run(job) for job in jobs]
+    return pack(results) if pack is not None else results
+
+
+def read_batches(
+    jobs: Sequence[ReadJob[T]],
+    workers: int = 1,
+    what: str = "files",
+    batch: int = 1,
+    pack: Callable[[list[T | ReaderError]], P] | None = None,
+) -> Iterator[P]:
+    """Run the reader jobs in batches of ``batch`` files, ``workers`` processes at a time.
+
+    Each task reads ``batch`` consecutive files and, in the worker, hands the list of their
+    results (a result or the :class:`ReaderError` it raised, in input order) to ``pack``;
+    what ``pack`` returns comes back to the caller, in input order. Packing in the worker is
+    what lets the calling process keep up with several readers: it receives one object per
+    batch instead of one per file (for example frames already concatenated).
 
     Parameters
     ----------
     jobs
         The files to read.
     workers
-        Worker processes; 1 (or a single job) reads in this process.
+        Worker processes; 1 (or a single batch) reads in this process.
     what
-        Noun of the progress lines (``read 500/4800 files``).
+        Noun of the progress lines (``read 500/4800 files``), which count files.
+    batch
+        Files per task.
+    pack
+        Module-level function of the list of a batch's results (so that it pickles); None
+        yields the list itself.
 
     Yields
     ------
-    object or ReaderError
-        Each job's result, or the :class:`ReaderError` it raised. Other exceptions propagate.
+    object
+        ``pack(results)`` of each batch, in input order. Exceptions other than
+        :class:`ReaderError` propagate (as a ``RuntimeError`` naming the file).
     """
+    if batch < 1:
+        raise ValueError(f"read_batches: batch must be >= 1, got {batch}")
     total = len(jobs)
+    batches = [jobs[s : s + batch] for s in range(0, total, batch)]
     started = time.perf_counter()
+    done = 0
 
-    def progress(done: int) -> None:
-        if done % PROGRESS_EVERY == 0 or done == total:
+    def progress(count: int) -> None:
+        nonlocal done
+        before, done = done, done + count
+        if done // PROGRESS_EVERY > before // PROGRESS_EVERY or done == total:
             rate = done / max(time.perf_counter() - started, 1e-9)
             log.info(
                 "read %d/%d %s (%.0f per second, %d worker%s)",
@@ -101,27 +135,44 @@ def read_many(jobs: Sequence[ReadJob[T]], workers: int = 1, what: str = "files")
                 "s"[: workers > 1],
             )
 
-    if workers <= 1 or total <= 1:
-        for i, job in enumerate(jobs):
-            yield _run(job)
-            progress(i + 1)
+    if workers <= 1 or len(batches) <= 1:
+        for jobs_of_batch in batches:
+            yield _run_batch(jobs_of_batch, pack)
+            progress(len(jobs_of_batch))
         return
-    # at most IN_FLIGHT_PER_WORKER files per worker are read ahead of the caller, so parsed
-    # recordings never pile up in memory when the caller (writing them) is the slower side
-    in_flight: deque[Any] = deque()
-    queue = iter(jobs)
-    with _context().Pool(processes=min(workers, total)) as pool:
-        for job in islice(queue, IN_FLIGHT_PER_WORKER * workers):
-            in_flight.append(pool.apply_async(_run, (job,)))
-        done = 0
+    # about IN_FLIGHT_FILES files (at least two batches) per worker are read ahead of the caller,
+    # so parsed recordings never pile up in memory when the caller (writing them) is the slower side
+    ahead = max(2, -(-IN_FLIGHT_FILES // batch)) * workers
+    in_flight: deque[tuple[int, Any]] = deque()
+    queue = iter(batches)
+    with _context().Pool(processes=min(workers, len(batches))) as pool:
+        for jobs_of_batch in islice(queue, ahead):
+            in_flight.append((len(jobs_of_batch), pool.apply_async(_run_batch, (jobs_of_batch, pack))))
         while in_flight:
-            result = in_flight.popleft().get()
+            count, pending = in_flight.popleft()
+            result = pending.get()
             nxt = next(queue, None)
             if nxt is not None:
-                in_flight.append(pool.apply_async(_run, (nxt,)))
-            done += 1
+                in_flight.append((len(nxt), pool.apply_async(_run_batch, (nxt, pack))))
             yield result
-            progress(done)
+            progress(count)
 
 
-__all__ = ["PROGRESS_EVERY", "ReadJob", "read_many"]
+def _first(results: list[Any]) -> Any:
+    return results[0]
+
+
+def read_many(jobs: Sequence[ReadJob[T]], workers: int = 1, what: str = "files") -> Iterator[T | ReaderError]:
+    """Run the reader jobs, ``workers`` at a time, yielding each file's result in input order.
+
+    One file per task (:func:`read_batches` with ``batch=1``).
+
+    Yields
+    ------
+    object or ReaderError
+        Each job's result, or the :class:`ReaderError` it raised. Other exceptions propagate.
+    """
+    yield from read_batches(jobs, workers, what, 1, _first)
+
+
+__all__ = ["PROGRESS_EVERY", "ReadJob", "read_batches", "read_many"]
