@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harxai.io import HDF5ContractError
-from harxai.io.contracts import CONTRACTS, GRADCAM, METRICS, PERTURBATION, render_markdown
+from harxai.io.contracts import CONTRACTS, GRADCAM, METRICS, PERTURBATION, main, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,3 +151,15 @@ def test_no_dims_tuple_is_spelled_outside_the_contracts() -> None:
         if p.name != "contracts.py"
     }
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_contracts_doc_command_writes_the_named_file_and_takes_no_option_as_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--help"]) == 0
+    assert main(["-x"]) == 2
+    assert "usage" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+    assert main(["out/contracts.md"]) == 0
+    assert (tmp_path / "out" / "contracts.md").read_text(encoding="utf-8") == render_markdown()

@@ -640,6 +640,9 @@ def render_markdown() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Write the generated document to ``argv[0]`` (default ``docs/data-contracts.md``)."""
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0].startswith("-"):  # an option is not a file name ("--help" was written once)
+        print("usage: python -m harxai.io.contracts [FILE]  (default docs/data-contracts.md)")
+        return 0 if args[0] in ("-h", "--help") else 2
     target = Path(args[0] if args else "docs/data-contracts.md")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_markdown(), encoding="utf-8")
