@@ -47,7 +47,7 @@ import torch
 from harxai.config import FEATURE_GROUPS
 from harxai.explain import shap_values
 from harxai.explain.deepexplainer import deepexplainer_all_outputs, relogged_warnings
-from harxai.explain.deeplift import DEFAULT_BATCH_SIZE, frozen_eval
+from harxai.explain.deeplift import auto_batch_size, frozen_eval
 from harxai.explain.deeplift.engine import pass_layout
 from harxai.explain.shap_api import ShapResult, completeness_error
 from harxai.models import build_model
@@ -168,7 +168,7 @@ def first_call_setup(
     Two plain autograd passes (the floor) run first, so PyTorch's own warm-up (kernel selection,
     allocator growth) is not counted as the engine's.
     """
-    one, batch = [x[:1] for x in xs], args.batch_size or DEFAULT_BATCH_SIZE
+    one, batch = [x[:1] for x in xs], args.batch_size or auto_batch_size(model, bs)
     for _ in range(2):
         floor(model, one, bs, target[:1], batch)
     runs = [
@@ -193,7 +193,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--persons", type=int, default=2)
     parser.add_argument("--classes", type=int, default=60)
     parser.add_argument("--attention", default="joint", choices=("joint", "frame", "none"))
-    parser.add_argument("--batch-size", type=int, default=None, help="fast engine pairs per pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="fast engine pairs per pass (default: auto_batch_size)"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -217,7 +219,7 @@ def single_target(
     k = min(args.reference_samples, args.samples)
     sub = [x[:k] for x in xs]
     fast_s, ref_s, fast_cpu, ref_cpu, floor_s, floor_cpu = [], [], [], [], [], []
-    batch = args.batch_size or DEFAULT_BATCH_SIZE
+    batch = args.batch_size or auto_batch_size(model, bs)
     for _ in range(args.repeats):
         fast, wall, cpu = timed(lambda: shap_values(model, xs, bs, target, "fast", args.batch_size))
         fast_s.append(wall / args.samples)
@@ -300,7 +302,8 @@ def main() -> None:
         if args.factory
         else f"4 groups x (6, {args.frames}, 25, {args.persons})",
         "background": args.background,
-        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
+        "batch_size": args.batch_size or auto_batch_size(model, bs),
+        "batch_size_chosen_by": "--batch-size" if args.batch_size else "auto_batch_size",
     }
     figures, ref, fast_s, fast_cpu = single_target(args, model, xs, bs, target)
     record.update(figures)

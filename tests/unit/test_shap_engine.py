@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from harxai.explain import ShapResult, UnsupportedOperationError, shap_values
-from harxai.explain.deeplift import classify
+from harxai.explain.deeplift import auto_batch_size, classify, deeplift_shap, engine
 from harxai.explain.deeplift.dedup import _pointwise_conv_vjp, dedup_plan
+from harxai.explain.deeplift.engine import MAX_AUTO_BATCH, PASS_BYTES
 from harxai.explain.deeplift.functions import TINY_DELTA, rescale_multiplier
 from harxai.explain.deeplift.names import op_name
 
@@ -482,3 +483,34 @@ def test_einsum_vjp_equals_autograd(eq: str, x_shape: tuple[int, ...], w_shape: 
     assert plan is not None
     got = plan.vjp(g, torch.empty(x_shape))
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+class _Wide(nn.Module):
+    """(sample, 8) -> a (sample, width) hidden tensor (the input repeated) -> 3 logits."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.repeats = width // 8
+        self.down = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(x.repeat(1, self.repeats) - 0.1)
+        return self.down(h.view(x.shape[0], self.repeats, 8).mean(1))
+
+
+def test_auto_batch_size_follows_the_largest_tensor_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    background = torch.randn(5, 8)
+    # largest tensor per row: width float32 values
+    assert auto_batch_size(_Wide(16), background.split(5)) == MAX_AUTO_BATCH
+    wide = _Wide(1 << 20)  # 4 MiB per row
+    assert auto_batch_size(wide, [background]) == PASS_BYTES // (4 << 20)
+    assert auto_batch_size(_Wide(1 << 24), [background]) == 2  # never fewer than 2 pairs
+    # the chosen size is the one the engine uses by default, and only the pass layout changes
+    seen: list[int] = []
+    original = engine.pass_layout
+    monkeypatch.setattr(engine, "pass_layout", lambda n, nb, b: seen.append(b) or original(n, nb, b))
+    x, target = torch.randn(4, 8), torch.tensor([0, 1, 2, 0])
+    auto = deeplift_shap(wide, [x], [background], target)
+    assert seen == [PASS_BYTES // (4 << 20)]
+    fixed = deeplift_shap(wide, [x], [background], target, batch_size=64)
+    torch.testing.assert_close(auto[0], fixed[0], rtol=1e-5, atol=1e-6)

@@ -321,7 +321,7 @@ def shap_chunk(
     part: int,
     parts: int,
     backend: str,
-    batch_size: int,
+    batch_size: int | str | None,
     device: torch.device | str,
     threads: int,
     completeness_tolerance: float | None = 1e-4,
@@ -347,7 +347,8 @@ def shap_chunk(
     chunk, part, parts
         Background chunk, sample part and number of parts.
     backend, batch_size, completeness_tolerance
-        ``harxai.explain.shap_values`` arguments (an incomplete ``fast`` result fails the job).
+        ``harxai.explain.shap_values`` arguments (an incomplete ``fast`` result fails the job);
+        ``batch_size`` ``auto`` (or None) lets the engine choose (``auto_batch_size``).
     device, threads
         Torch device and ``torch.set_num_threads``.
     """
@@ -372,7 +373,7 @@ def shap_chunk(
                 group_tensors(background, dev),
                 target,
                 backend=backend,
-                batch_size=batch_size,
+                batch_size=None if batch_size in (None, "auto") else int(batch_size),
                 completeness_tolerance=completeness_tolerance,
             ),
         )

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .deepexplainer import deepexplainer_values
-from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
+from .deeplift import DEFAULT_BATCH_SIZE, auto_batch_size, deeplift_shap, forward_rows, frozen_eval
 from .deeplift.diagnosis import diagnose
 from .deeplift.engine import pass_layout
 
@@ -181,8 +181,10 @@ def shap_values(
         ``fast`` (default) or ``deepexplainer`` (the unmodified shap.DeepExplainer).
     batch_size
         ``fast``: (sample x background) pairs per forward/backward pass, which bounds peak
-        memory (default 64; the tiny preset needs about 10 MB per pair at 64 frames and
-        22 MB at 150 frames on CPU). Also the row batch of the plain forward passes.
+        memory (the tiny preset needs about 10 MB per pair at 64 frames and 22 MB at 150
+        frames on CPU). Default (None): on a GPU 64; on a CPU chosen from the model's largest
+        tensor (:func:`~harxai.explain.deeplift.engine.auto_batch_size`), which is faster
+        than any fixed size across models. Also the row batch of the plain forward passes.
     completeness_tolerance
         ``fast``: the largest relative completeness error accepted (default 1e-4; None: no
         check). Beyond it :class:`IncompleteAttributionError` names the model, the worst
@@ -205,7 +207,10 @@ def shap_values(
     bs = _check_inputs(xs, _as_tensors(background, "background"))
     rows = int(batch_size or DEFAULT_BATCH_SIZE)
     with ieee_float32():
-        result = _shap_values(model, xs, bs, target, backend, batch_size, rows)
+        if backend == "fast":
+            rows = int(batch_size) if batch_size else auto_batch_size(model, bs)
+            log.debug("fast SHAP: %d pairs per pass", rows)
+        result = _shap_values(model, xs, bs, target, backend, rows)
         if backend == "fast" and _beyond(result, completeness_tolerance):
             assert completeness_tolerance is not None
             raise _incomplete(model, xs, bs, result, rows, float(completeness_tolerance))
@@ -261,7 +266,6 @@ def _shap_values(
     bs: list[Tensor],
     target: int | Sequence[int] | np.ndarray | Tensor,
     backend: str,
-    batch_size: int | None,
     rows: int,
 ) -> ShapResult:
     with frozen_eval(model):
@@ -275,7 +279,7 @@ def _shap_values(
     expected = fb[:, tt].mean(0).double().cpu().numpy()
     started = time.monotonic()
     if backend == "fast":
-        phis = deeplift_shap(model, xs, bs, tt, batch_size)
+        phis = deeplift_shap(model, xs, bs, tt, rows)
         values = [p.cpu().numpy().astype(np.float32) for p in phis]
     else:
         values = deepexplainer_values(model, xs, bs, t)

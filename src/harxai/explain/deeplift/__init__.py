@@ -3,7 +3,7 @@
 See README.md in this folder for the design, the rules and how to add one.
 """
 
-from .engine import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
+from .engine import DEFAULT_BATCH_SIZE, auto_batch_size, deeplift_shap, forward_rows, frozen_eval
 from .functions import UnsupportedOperationError
 from .rules import RULES, Rule, classify, rule_for
 
@@ -12,6 +12,7 @@ __all__ = [
     "RULES",
     "Rule",
     "UnsupportedOperationError",
+    "auto_batch_size",
     "classify",
     "deeplift_shap",
     "forward_rows",

@@ -50,6 +50,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from .calls import Call, ModuleTracker, Record, any_live
 from .context import PassContext
@@ -58,6 +59,11 @@ from .rules import PLAIN, Rule, rule_of
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
+"""Pairs per pass on a GPU (and rows of the plain forward passes) when no batch size is given."""
+PASS_BYTES = 48 << 20
+"""CPU: pairs per pass such that the model's largest tensor of a pass holds about this many bytes."""
+MAX_AUTO_BATCH = 256
+"""CPU: the most pairs per pass :func:`auto_batch_size` chooses."""
 
 
 class Pass(PassContext):
@@ -180,6 +186,46 @@ def frozen_eval(model: nn.Module, freeze: bool = True) -> Iterator[nn.Module]:
             p.requires_grad_(flag)
 
 
+class _LargestTensor(TorchFunctionMode):
+    """Records the size in bytes of the largest tensor any torch function returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, Tensor):
+                self.bytes = max(self.bytes, t.numel() * t.element_size())
+        return out
+
+
+def auto_batch_size(model: nn.Module, background: Sequence[Tensor]) -> int:
+    """Pairs per pass for ``model``: :data:`DEFAULT_BATCH_SIZE` on a GPU; on a CPU as many as keep
+    the largest tensor of a pass near :data:`PASS_BYTES` (between 2 and :data:`MAX_AUTO_BATCH`).
+
+    On a CPU the engine's time per pair grows with the pass once its tensors outgrow the caches
+    (measured in ``docs/shap-engine.md``: ST-GCN best at 8 pairs, EfficientGCN at about 16,
+    harxai's tiny preset flat from 64 up), so the size follows the model's largest tensor per row,
+    measured by one plain forward pass of (at most) two background rows.
+    """
+    if background[0].device.type != "cpu":
+        return DEFAULT_BATCH_SIZE
+    rows = max(1, min(2, int(background[0].shape[0])))
+    probe = _LargestTensor()
+    with frozen_eval(model), torch.no_grad(), probe:
+        model(*[b[:rows] for b in background])
+    per_row = max(probe.bytes / rows, 1.0)
+    return int(max(2, min(MAX_AUTO_BATCH, PASS_BYTES // per_row)))
+
+
 def forward_rows(model: nn.Module, inputs: Sequence[Tensor], batch_size: int) -> Tensor:
     """Plain forward pass (no grad) of ``model(*inputs)`` in row batches; logits (sample, class)."""
     n = inputs[0].shape[0]
@@ -252,14 +298,14 @@ def deeplift_shap(
     target
         int64 (sample,): the logit explained per sample.
     batch_size
-        Pairs (sample x background) per forward/backward pass (default 64).
+        Pairs (sample x background) per forward/backward pass (default: :func:`auto_batch_size`).
 
     Returns
     -------
     list of Tensor
         Float32 attributions shaped like ``inputs``.
     """
-    batch = int(batch_size or DEFAULT_BATCH_SIZE)
+    batch = int(batch_size) if batch_size else auto_batch_size(model, background)
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     n, nb = inputs[0].shape[0], background[0].shape[0]
