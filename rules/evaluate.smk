@@ -238,10 +238,7 @@ rule score_ground_truth:
 rule draw_skeletons:
     input:
         windows="results/{dataset}/windows.h5",
-        explain_set="results/{dataset}/{model}/explain_set.h5",
-        shap="results/{dataset}/{model}/shap.h5",
-        gradcam=get_figure_layer_files,
-        baselines="results/{dataset}/{model}/baselines.h5",
+        scores="results/{dataset}/{model}/evaluate/scores.h5",
     output:
         report(
             "results/{dataset}/{model}/evaluate/skeletons.png",

@@ -104,14 +104,6 @@ def get_verdict_gradcam_files(wildcards):
     )
 
 
-def get_figure_layer_files(wildcards):
-    return expand(
-        "{d}/gradcam/{layer}.h5",
-        d=model_dir(wildcards.dataset),
-        layer=EVALUATE["figure_layers"],
-    )
-
-
 def get_perturbation_curves(wildcards):
     return expand(
         "{d}/evaluate/perturbation/{method}_{selection}.h5",

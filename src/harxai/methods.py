@@ -1,12 +1,15 @@
 """The method vocabulary: the names of the explanation methods the evaluation compares.
 
-A method is ``shap``, ``gradcam-<layer>`` (the layer is its ``named_modules()`` path, e.g.
-``gradcam-main.1.att``) or one of the trivial baselines every real method must beat
+A method is ``shap``, ``gradcam:<layer>`` (the layer is its ``named_modules()`` path, e.g.
+``gradcam:main.1.att``) or one of the trivial baselines every real method must beat
 (:data:`BASELINE_METHODS`: ``motion_energy``, ``random``, ``input_x_gradient``, computed by
-:mod:`harxai.explain.baselines`); ``shap_abs`` names SHAP ranked by absolute values in the
-ground-truth table. The verdict spells GradCAM ``gradcam:<layer>`` (:func:`verdict_method`). The names are filename-safe: the same string is the ``{method}``
-wildcard of the perturbation files, the ``method`` column of the tables and the key of the
-method axis of ``scores.h5``. Rules and package both build them with these functions.
+:mod:`harxai.explain.baselines`); ``shap_abs`` names SHAP ranked by absolute values in
+``scores.h5`` and the ground-truth tables (the verdict's ``shap`` is ``shap_abs`` when
+``evaluate.shap_absolute`` is set). One spelling everywhere: the same string is the ``method``
+column of every table (rankings, perturbation, ground truth, faithfulness, sanity, robustness,
+verdict), the key of the method axis of ``scores.h5`` and the ``{method}`` wildcard of the
+perturbation files (``perturbation/gradcam:main.1.att_most.h5``). Rules and package both
+build the names with these functions.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 
 METHOD_SHAP = "shap"
 METHOD_SHAP_ABS = "shap_abs"  # SHAP ranked by absolute values (ground-truth table)
-GRADCAM_PREFIX = "gradcam-"
+GRADCAM_PREFIX = "gradcam:"
 METHOD_MOTION_ENERGY = "motion_energy"
 METHOD_RANDOM = "random"
 METHOD_INPUT_X_GRADIENT = "input_x_gradient"
@@ -29,7 +32,7 @@ _BASELINE_LABELS = {
 
 
 def gradcam_method(layer: str) -> str:
-    """Method name of a GradCAM layer (``gradcam-<layer>``)."""
+    """Method name of a GradCAM layer (``gradcam:<layer>``)."""
     return f"{GRADCAM_PREFIX}{layer}"
 
 
@@ -40,7 +43,7 @@ def method_layer(method: str) -> str | None:
     if method.startswith(GRADCAM_PREFIX) and len(method) > len(GRADCAM_PREFIX):
         return method[len(GRADCAM_PREFIX) :]
     raise ValueError(
-        f"unknown method {method!r}: expected 'shap', 'gradcam-<layer>' or one of {', '.join(BASELINE_METHODS)}"
+        f"unknown method {method!r}: expected 'shap', 'gradcam:<layer>' or one of {', '.join(BASELINE_METHODS)}"
     )
 
 
@@ -69,12 +72,6 @@ def shap_method(absolute: bool) -> str:
     return METHOD_SHAP_ABS if absolute else METHOD_SHAP
 
 
-def verdict_method(method: str) -> str:
-    """The verdict's name of a method: ``gradcam-<layer>`` becomes ``gradcam:<layer>``, the others stay."""
-    layer = method_layer(method)
-    return method if layer is None else f"gradcam:{layer}"
-
-
 def verdict_methods(layers: Sequence[str]) -> list[str]:
     """The verdict's methods in table order: ``shap``, ``gradcam:<layer>`` of ``layers``, the baselines."""
-    return [METHOD_SHAP, *(f"gradcam:{layer}" for layer in layers), *BASELINE_METHODS]
+    return [METHOD_SHAP, *(gradcam_method(layer) for layer in layers), *BASELINE_METHODS]

@@ -70,7 +70,7 @@ def test_plot_job_writes_table_summary_and_figure(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     paths = [
         _write(tmp_path / f"{m}_{s}.h5", m, s, rng.random((4, 2)))
-        for m in ("shap", "gradcam-main.1.att")
+        for m in ("shap", "gradcam:main.1.att")
         for s in ("most", "least")
     ]
     random = _write(tmp_path / "random.h5", "random", "random", rng.random((5, 4, 2)))
@@ -86,7 +86,7 @@ def test_plot_job_writes_table_summary_and_figure(tmp_path: Path) -> None:
     )
     assert len(summary) == 2 * 2 * 2
     table = pd.read_csv(out / "perturbation.csv")
-    assert set(table["method"]) == {"shap", "gradcam-main.1.att", "random"}
+    assert set(table["method"]) == {"shap", "gradcam:main.1.att", "random"}
     assert len(table) == 5 * 4 * 2
     assert "GradCAM main.1.att" in (out / "summary.md").read_text()
     assert (out / "perturbation.png").read_bytes()[:4] == b"\x89PNG"

@@ -51,13 +51,13 @@ def test_perfect_and_reversed_methods() -> None:
     truth = {0: (0, 3), 1: (1, 4)}
     good = np.zeros((4, V))
     good[[0, 1], 0] = good[[0, 1], 3] = good[[2, 3], 1] = good[[2, 3], 4] = 1.0
-    table = score_ground_truth({"shap": good, "gradcam-x": -good}, labels, truth, ["a", "b"], JOINTS)
+    table = score_ground_truth({"shap": good, "gradcam:x": -good}, labels, truth, ["a", "b"], JOINTS)
     shap = table[table["method"] == "shap"]
     assert (shap["precision_at_k"] == 1).all()
     assert (shap["auc"] == 1).all()
     assert (shap["auc_sample_mean"] == 1).all()
     assert shap["planted"].tolist() == ["head;pelvis", "neck;knee"]
-    cam = table[table["method"] == "gradcam-x"]
+    cam = table[table["method"] == "gradcam:x"]
     assert (cam["precision_at_k"] == 0).all()
     assert (cam["auc"] == 0).all()
     assert (cam["layer"] == "x").all()
@@ -100,7 +100,7 @@ def test_job_scores_every_method_and_layer(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path, task="binary")
     csv, time_csv, md = _score(inputs, tmp_path)
     table = pd.read_csv(csv)
-    assert set(table["method"]) == {"shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS), *BASELINE_METHODS}
+    assert set(table["method"]) == {"shap", "shap_abs", *(f"gradcam:{x}" for x in LAYERS), *BASELINE_METHODS}
     assert set(table["class"]) == {"negative", "positive"}
     assert (table["k"] == 2).all()
     signed = table[table["method"] == "shap"]
@@ -183,7 +183,7 @@ def test_score_temporal_ranks_a_localised_map_above_a_static_one() -> None:
     static = np.repeat(masks.any(axis=1, keepdims=True), 30, axis=1) + 0.1 * rng.random(masks.shape)
     coarse = exact[:, ::3]  # 10 cells of 3 frames: still localised after to_input_frames
     table = score_temporal(
-        {"shap": exact, "motion_energy": static, "gradcam-main.1.tcn": coarse},
+        {"shap": exact, "motion_energy": static, "gradcam:main.1.tcn": coarse},
         labels,
         masks,
         classes,
@@ -194,9 +194,9 @@ def test_score_temporal_ranks_a_localised_map_above_a_static_one() -> None:
     assert table.loc["shap", "auprc_time"] == pytest.approx(1.0)
     assert table.loc["shap", "precision_time"] == 1.0
     assert table.loc["motion_energy", "precision_time"] < 0.5  # right joint, wrong time
-    assert table.loc["gradcam-main.1.tcn", "auprc_time"] > table.loc["motion_energy", "auprc_time"]
+    assert table.loc["gradcam:main.1.tcn", "auprc_time"] > table.loc["motion_energy", "auprc_time"]
     assert table.loc["shap", "auprc_time_chance"] == pytest.approx(10 / 150)
-    assert table.loc["gradcam-main.1.tcn", "layer"] == "main.1.tcn"
+    assert table.loc["gradcam:main.1.tcn", "layer"] == "main.1.tcn"
     assert table.loc["shap", "layer"] == ""
     with pytest.raises(ValueError, match="does not match"):
         score_temporal({"shap": exact[:, :, :4]}, labels, masks, classes, ["a", "b"], ["j"] * 5)

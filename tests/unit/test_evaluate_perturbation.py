@@ -253,9 +253,9 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     evaluate_jobs.perturb_edges(
         **common,
         scores_path=inputs.scores,
-        output_h5=out / "gradcam-main.1.att_least.h5",
-        output_csv=out / "gradcam-main.1.att_least.csv",
-        method="gradcam-main.1.att",
+        output_h5=out / "gradcam:main.1.att_least.h5",
+        output_csv=out / "gradcam:main.1.att_least.csv",
+        method="gradcam:main.1.att",
         selection="least",
         spec={"mode": "self_loop", "thresh": 0.35, "zero_out": False},
         max_keypoints=2,
@@ -275,9 +275,9 @@ def test_jobs_leave_the_checkpoint_byte_identical(tmp_path: Path) -> None:
     )
     assert _sha(ckpt) == digest
     assert ckpt.stat().st_mtime_ns == mtime
-    curves = read_curves(out / "gradcam-main.1.att_least.h5")
-    assert (curves.method, curves.selection, curves.k.tolist()) == ("gradcam-main.1.att", "least", [0, 1, 2])
-    content = read_hdf5(out / "gradcam-main.1.att_least.h5")
+    curves = read_curves(out / "gradcam:main.1.att_least.h5")
+    assert (curves.method, curves.selection, curves.k.tolist()) == ("gradcam:main.1.att", "least", [0, 1, 2])
+    content = read_hdf5(out / "gradcam:main.1.att_least.h5")
     # least for GradCAM = the negated map's ranking, per sample
     negated = read_hdf5(inputs.gradcam["main.1.att"])["cam_negated"].mean(axis=1)
     first = np.argsort(-negated, axis=1, kind="stable")[:, 0]

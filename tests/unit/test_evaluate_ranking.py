@@ -46,11 +46,11 @@ def test_scores_signed_absolute_and_negated(tmp_path: Path) -> None:
     np.testing.assert_allclose(signed.counter, -signed.importance)
     assert (absolute.importance >= 0).all()
     assert not np.allclose(absolute.importance, signed.importance)
-    cam = read_keypoint_scores(inputs.gradcam["main.1.att"], "gradcam-main.1.att")
+    cam = read_keypoint_scores(inputs.gradcam["main.1.att"], "gradcam:main.1.att")
     assert cam.frame_map.shape[1] == 4
     assert cam.importance.shape == (len(inputs.labels), V)
     with pytest.raises(HDF5ContractError, match="cam"):
-        read_keypoint_scores(inputs.shap, "gradcam-main.1.att")
+        read_keypoint_scores(inputs.shap, "gradcam:main.1.att")
 
 
 def test_job_writes_every_layer_and_a_figure(tmp_path: Path) -> None:
@@ -95,4 +95,4 @@ def test_figure_shows_the_baselines_next_to_shap_and_the_figure_layers(
         shap_absolute=False,
         figure_layers=["main.1.att"],
     )
-    assert drawn == [["shap", "gradcam-main.1.att", *BASELINE_METHODS]]
+    assert drawn == [["shap", "gradcam:main.1.att", *BASELINE_METHODS]]

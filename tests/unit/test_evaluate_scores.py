@@ -19,7 +19,7 @@ from harxai.methods import BASELINE_METHODS
 def test_scores_equal_the_source_files(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     scores = read_scores(inputs.scores)
-    assert scores.methods == ("shap", "shap_abs", *(f"gradcam-{x}" for x in LAYERS), *BASELINE_METHODS)
+    assert scores.methods == ("shap", "shap_abs", *(f"gradcam:{x}" for x in LAYERS), *BASELINE_METHODS)
     shap = read_hdf5(inputs.shap)
     np.testing.assert_array_equal(scores.of("shap").importance, shap["keypoint_importance"])
     np.testing.assert_array_equal(scores.of("shap").counter, -shap["keypoint_importance"])
@@ -28,7 +28,7 @@ def test_scores_equal_the_source_files(tmp_path: Path) -> None:
     frames = shap["keypoint_frame"].shape[1]
     for layer, path in inputs.gradcam.items():
         cam = read_hdf5(path)
-        got = scores.of(f"gradcam-{layer}")
+        got = scores.of(f"gradcam:{layer}")
         np.testing.assert_array_equal(got.importance, cam["cam"].astype(np.float64).mean(axis=1))
         np.testing.assert_array_equal(got.counter, cam["cam_negated"].astype(np.float64).mean(axis=1))
         assert got.frame_map.shape[1] == frames

@@ -17,6 +17,7 @@ from harxai.evaluate.overlay import (
     valid_frames,
     window_blocks,
 )
+from harxai.evaluate.sources import read_all_scores, read_scores
 from harxai.plots import plot_perturbation, plot_rankings, plot_skeletons, save_figure
 from harxai.plots.rankings import scaled_values
 from harxai.plots.skeletons import SkeletonBlock, SkeletonPanel, upright
@@ -46,7 +47,7 @@ def test_ranking_figure_has_labelled_sorted_axes_and_legend(tmp_path: Path) -> N
     shap = rng.normal(size=(8, V)) + np.arange(V)  # median increases with joint index
     labels = np.array([0] * 4 + [1] * 4)
     fig = plot_rankings(
-        {"shap": shap, "gradcam-main.1.att": rng.random((8, V))},
+        {"shap": shap, "gradcam:main.1.att": rng.random((8, V))},
         labels,
         ["a", "b"],
         JOINTS,
@@ -67,8 +68,8 @@ def test_perturbation_figure_rows_and_columns(tmp_path: Path) -> None:
     for method, selection in [
         ("shap", "most"),
         ("shap", "least"),
-        ("gradcam-x", "most"),
-        ("gradcam-x", "least"),
+        ("gradcam:x", "most"),
+        ("gradcam:x", "least"),
         ("random", "random"),
     ]:
         for panel in ("all", "A001"):
@@ -164,25 +165,47 @@ def test_upright_flips_image_coordinates_only() -> None:
 def test_draw_skeletons_job(tmp_path: Path, task: str, monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = make_inputs(tmp_path, task=task)
     drawn: list[tuple[list[str], dict[str, bool]]] = []
+    given: list[dict[str, np.ndarray]] = []
     real = evaluate_jobs.plots.plot_skeletons
 
     def spy(blocks, layout, output, signed=None):  # type: ignore[no-untyped-def]
         drawn.append((list(blocks[0].panels[0].values), dict(signed or {})))
         return real(blocks, layout, output, signed=signed)
 
+    def spy_blocks(real_blocks):  # type: ignore[no-untyped-def]
+        def blocks(data, maps, *args):  # type: ignore[no-untyped-def]
+            given.append(dict(maps))
+            return real_blocks(data, maps, *args)
+
+        return blocks
+
     monkeypatch.setattr(evaluate_jobs.plots, "plot_skeletons", spy)
-    evaluate_jobs.draw_skeletons(
-        windows_path=inputs.windows,
-        explain_set_path=inputs.explain_set,
-        shap_path=inputs.shap,
-        gradcam_paths={x: inputs.gradcam[x] for x in ("main.1.tcn.conv", "main.1.att")},
-        output_png=tmp_path / "skeletons.png",
-        samples=2,
-        columns=3,
-        shap_absolute=False,
-        baselines_path=inputs.baselines,
-    )
-    assert (tmp_path / "skeletons.png").read_bytes()[:8] == PNG
+    monkeypatch.setattr(evaluate_jobs, "fixed_blocks", spy_blocks(evaluate_jobs.fixed_blocks))
+    monkeypatch.setattr(evaluate_jobs, "window_blocks", spy_blocks(evaluate_jobs.window_blocks))
+    layers = ["main.1.tcn.conv", "main.1.att"]
+    for absolute in (False, True):
+        evaluate_jobs.draw_skeletons(
+            windows_path=inputs.windows,
+            scores_path=inputs.scores,
+            figure_layers=layers,
+            output_png=tmp_path / "skeletons.png",
+            samples=2,
+            columns=3,
+            shap_absolute=absolute,
+        )
+        assert (tmp_path / "skeletons.png").read_bytes()[:8] == PNG
+        # the maps drawn are those of the explanation files, read through scores.h5
+        sample_index = read_scores(inputs.scores).sample_index
+        sources = {"shap": inputs.shap, **{f"gradcam:{x}": inputs.gradcam[x] for x in layers}}
+        expected = read_all_scores(sources, sample_index, absolute)
+        np.testing.assert_allclose(given[-1]["SHAP"], expected["shap"].frame_map, rtol=1e-6)
+        for x in layers:  # GradCAM maps of coarser layers repeated to the input's frames
+            got, native = given[-1][f"GradCAM {x}"], expected[f"gradcam:{x}"].frame_map
+            assert got.shape[1] % native.shape[1] == 0
+            np.testing.assert_allclose(
+                got, np.repeat(native, got.shape[1] // native.shape[1], axis=1), rtol=1e-6
+            )
+        assert (given[-1]["SHAP"] >= 0).all() == absolute
     methods, signed = drawn[0]
     assert methods == [
         "SHAP",
@@ -193,3 +216,4 @@ def test_draw_skeletons_job(tmp_path: Path, task: str, monkeypatch: pytest.Monke
         "input x gradient",
     ]
     assert signed == {"SHAP": True, "input x gradient": True}
+    assert drawn[1][1] == {"SHAP": False, "input x gradient": True}

@@ -125,7 +125,7 @@ def test_external_model_runs_through_the_report(external_run: Path) -> None:
         assert cam.shape[-1] == 25
         assert np.isfinite(cam).all()
         assert cam.max() > 0
-    with h5py.File(d / "evaluate" / "perturbation" / "gradcam-layers.1.tcn_most.h5", "r") as f:
+    with h5py.File(d / "evaluate" / "perturbation" / "gradcam:layers.1.tcn_most.h5", "r") as f:
         probability = f["probability"][()]
     assert not np.allclose(probability[0], probability[-1])  # perturbing E changed the outputs
     report = (external_run / "results" / "report.html").read_text()

@@ -3,7 +3,7 @@
 Modules
 -------
 sources
-    Method names (``shap``, ``gradcam-<layer>``) and reading the explanation files.
+    Method names (``shap``, ``gradcam:<layer>``) and reading the explanation files.
 ranking
     Key-point rankings per class (seed Fig. 6/7).
 perturbation, curves, scoring

@@ -24,7 +24,7 @@ class Curves:
     Attributes
     ----------
     method, selection
-        ``shap`` / ``gradcam-<layer>`` and ``most`` / ``least``; both ``random`` for the control.
+        ``shap`` / ``gradcam:<layer>`` and ``most`` / ``least``; both ``random`` for the control.
     k
         Number of perturbed key points per step, shape (step,).
     panels, metrics

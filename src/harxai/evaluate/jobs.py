@@ -33,7 +33,6 @@ from ..methods import (
     method_layer,
     methods_of,
     shap_method,
-    verdict_method,
 )
 from . import correlation, ground_truth, ranking, runtime
 from .correlation import correlation_markdown
@@ -65,8 +64,6 @@ from .sources import (
     PathLike,
     Scores,
     check_aligned,
-    read_all_scores,
-    read_baseline_scores,
     read_dataset_info,
     read_scores,
 )
@@ -229,43 +226,43 @@ def score_ground_truth(
 def draw_skeletons(
     *,
     windows_path: PathLike,
-    explain_set_path: PathLike,
-    shap_path: PathLike,
-    gradcam_paths: Mapping[str, PathLike],
+    scores_path: PathLike,
+    figure_layers: Sequence[str],
     output_png: PathLike,
     samples: int,
     columns: int,
     shap_absolute: bool,
-    baselines_path: PathLike | None = None,
 ) -> None:
     """Job of rule draw_skeletons: SHAP, GradCAM layers and the baselines on the skeleton of chosen samples.
 
     Parameters
     ----------
     windows_path
-        windows.h5 (normalised coordinates; rows indexed by explain_set's ``sample_index``).
-    gradcam_paths
-        The GradCAM layers to draw (evaluate.figure_layers) -> file.
+        windows.h5 (normalised coordinates; rows indexed by the scores' ``sample_index``).
+    scores_path
+        ``evaluate/scores.h5``: the per-frame maps of every method (``frame_map``).
+    figure_layers
+        The GradCAM layers to draw (``evaluate.figure_layers``), in order.
     samples
         Samples (fixed) or recordings (windows) to draw.
     columns
         Spans (fixed) or windows per sample or recording.
+    shap_absolute
+        Draw SHAP's absolute values (``shap_abs``) instead of its signed values.
     """
     info = read_dataset_info(windows_path)
-    explain = read_explain_set(explain_set_path, with_inputs=False)
-    data, starts = read_window_rows(windows_path, explain.sample_index)
-    sources: dict[str, PathLike] = {METHOD_SHAP: shap_path}
-    sources.update({gradcam_method(x): p for x, p in gradcam_paths.items()})
-    scores = read_all_scores(sources, explain.sample_index, shap_absolute)
-    if baselines_path is not None:
-        scores.update({b.method: b for b in read_baseline_scores(baselines_path, explain.sample_index)})
-    maps = {method_label(m): s.frame_map for m, s in scores.items()}
+    scores = read_scores(scores_path)
+    data, starts = read_window_rows(windows_path, scores.sample_index)
+    shown = {METHOD_SHAP: shap_method(shap_absolute)}  # label -> method of scores.h5
+    shown.update({gradcam_method(x): gradcam_method(x) for x in figure_layers})
+    shown.update({m: m for m in BASELINE_METHODS if m in scores.methods})
+    maps = {method_label(label): scores.of(m).frame_map for label, m in shown.items()}
     if info.segment == "windows":
         blocks = window_blocks(
-            data, maps, explain.label, explain.recording_id, starts, info.class_names, samples, columns
+            data, maps, scores.label, scores.recording_id, starts, info.class_names, samples, columns
         )
     else:
-        blocks = fixed_blocks(data, maps, explain.label, info.class_names, samples, columns)
+        blocks = fixed_blocks(data, maps, scores.label, info.class_names, samples, columns)
     log.info("drawing %d blocks of %d methods", len(blocks), len(maps))
     signed = {method_label(METHOD_SHAP): not shap_absolute, method_label(METHOD_INPUT_X_GRADIENT): True}
     plots.plot_skeletons(blocks, info.layout, output_png, signed=signed)
@@ -445,8 +442,6 @@ def _internal_names(names: Sequence[str], shap_absolute: bool) -> dict[str, str]
     for name in names:
         if name == METHOD_SHAP:
             out[name] = shap_method(shap_absolute)
-        elif name.startswith("gradcam:"):
-            out[name] = gradcam_method(name.split(":", 1)[1])
         else:
             out[name] = name
     return out
@@ -726,7 +721,7 @@ def _runtime_estimates(
     if "shap" in methods:
         out[("shap", "runtime_s")] = Estimate(float(SHAP.read(shap_path, load=[]).attrs["elapsed_s"]))
     for layer, path in gradcam_paths.items():
-        name = verdict_method(gradcam_method(layer))
+        name = gradcam_method(layer)
         if name in methods:
             out[(name, "runtime_s")] = Estimate(float(GRADCAM.read(path, load=[]).attrs["elapsed_s"]))
     content = BASELINES.read(baselines_path, load=["method", "elapsed_s"])

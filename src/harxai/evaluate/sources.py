@@ -75,7 +75,7 @@ class KeypointScores:
     Attributes
     ----------
     method
-        ``shap`` or ``gradcam-<layer>``.
+        ``shap`` or ``gradcam:<layer>``.
     importance
         Ranking score, shape (sample, joint): higher means more important. SHAP: the signed
         (or absolute) sum over group, channel and person, mean over frames; GradCAM: the
@@ -253,7 +253,7 @@ def collect_scores(
 ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Every method's aligned scores (the arrays and attributes of ``scores.h5``).
 
-    Methods in order: ``shap``, ``shap_abs``, ``gradcam-<layer>`` in the order of
+    Methods in order: ``shap``, ``shap_abs``, ``gradcam:<layer>`` in the order of
     ``gradcam_paths``, then the baselines of ``baselines_path`` (``motion_energy``, ``random``,
     ``input_x_gradient``). Every file must cover the explain set's samples in its order.
     """

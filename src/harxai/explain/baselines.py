@@ -35,7 +35,7 @@ from captum.attr import InputXGradient
 from torch import nn
 
 from ..io.contracts import FEATURES, WINDOW
-from ..methods import METHOD_INPUT_X_GRADIENT, METHOD_MOTION_ENERGY, METHOD_RANDOM
+from ..methods import METHOD_INPUT_X_GRADIENT, METHOD_MOTION_ENERGY, METHOD_RANDOM, method_layer
 from .cam import gradcam
 from .reduce import keypoint_frame
 from .shap_api import shap_values
@@ -296,8 +296,8 @@ def map_methods(
     for name in names:
         if name == "shap":
             out[name] = shap_method(background, "fast", shap_absolute, completeness_tolerance=None)
-        elif name.startswith("gradcam:"):
-            out[name] = gradcam_method(name.split(":", 1)[1], variant, batch_size)
+        elif (layer := method_layer(name)) is not None:
+            out[name] = gradcam_method(layer, variant, batch_size)
         elif name in baselines:
             out[name] = baselines[name]
         else:

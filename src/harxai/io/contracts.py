@@ -549,7 +549,7 @@ SCORES = FileContract(
             "method",
             ("method",),
             "str",
-            "`shap`, `shap_abs` (SHAP by absolute values), `gradcam-<layer>`, the baselines",
+            "`shap`, `shap_abs` (SHAP by absolute values), `gradcam:<layer>`, the baselines",
         ),
         _d("importance", ("method", "sample", "joint"), "float64", "ranking score, higher is more important"),
         _d(
