@@ -334,7 +334,7 @@ def _resolve_ref(schema: Mapping[str, Any], root_schema: Mapping[str, Any]) -> M
 
 
 def _type_cell(schema: Mapping[str, Any]) -> str:
-    if "oneOf" in schema and "type" not in schema:
+    if "oneOf" in schema:
         return " or ".join(_type_cell(option) for option in schema["oneOf"])
     types = schema.get("type", "any")
     types = [types] if isinstance(types, str) else list(types)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from conftest import REPO, run_snakemake, write_config
@@ -78,3 +79,12 @@ def test_kind_and_path_alone_are_enough_for_ntu(tmp_path: Path, real_data: Path)
     cfg = write_config(tmp_path / "ntu.yaml", config)
     proc = run_snakemake(tmp_path, "-n", "results/ntu/features.h5", configfile=cfg)
     assert "ingest_dataset" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"), [("auto", True), (32, True), (1, True), (0, False), ("fast", False)]
+)
+def test_shap_batch_size_is_a_positive_count_or_auto(value: object, valid: bool) -> None:
+    sub = SCHEMA["properties"]["shap"]["properties"]["batch_size"]
+    errors = list(jsonschema.Draft202012Validator(sub).iter_errors(value))
+    assert (not errors) == valid
