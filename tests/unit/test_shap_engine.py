@@ -505,6 +505,7 @@ def test_auto_batch_size_follows_the_largest_tensor_per_row(monkeypatch: pytest.
     wide = _Wide(1 << 20)  # 4 MiB per row
     assert auto_batch_size(wide, [background]) == PASS_BYTES // (4 << 20)
     assert auto_batch_size(_Wide(1 << 24), [background]) == 2  # never fewer than 2 pairs
+    assert auto_batch_size(wide, [background[:0]]) == engine.DEFAULT_BATCH_SIZE  # nothing to measure
     # the chosen size is the one the engine uses by default, and only the pass layout changes
     seen: list[int] = []
     original = engine.pass_layout

@@ -216,9 +216,9 @@ def auto_batch_size(model: nn.Module, background: Sequence[Tensor]) -> int:
     harxai's tiny preset flat from 64 up), so the size follows the model's largest tensor per row,
     measured by one plain forward pass of (at most) two background rows.
     """
-    if background[0].device.type != "cpu":
+    if background[0].device.type != "cpu" or background[0].shape[0] == 0:
         return DEFAULT_BATCH_SIZE
-    rows = max(1, min(2, int(background[0].shape[0])))
+    rows = min(2, int(background[0].shape[0]))
     probe = _LargestTensor()
     with frozen_eval(model), torch.no_grad(), probe:
         model(*[b[:rows] for b in background])
