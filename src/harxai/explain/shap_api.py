@@ -183,8 +183,8 @@ def shap_values(
         ``fast``: (sample x background) pairs per forward/backward pass, which bounds peak
         memory (the tiny preset needs about 10 MB per pair at 64 frames and 22 MB at 150
         frames on CPU). Default (None): on a GPU 64; on a CPU chosen from the model's largest
-        tensor (:func:`~harxai.explain.deeplift.engine.auto_batch_size`), which is faster
-        than any fixed size across models. Also the row batch of the plain forward passes.
+        tensor (:func:`~harxai.explain.deeplift.engine.auto_batch_size`, at most 64), which is
+        faster than any fixed size across models. Also the row batch of the plain forward passes.
     completeness_tolerance
         ``fast``: the largest relative completeness error accepted (default 1e-4; None: no
         check). Beyond it :class:`IncompleteAttributionError` names the model, the worst

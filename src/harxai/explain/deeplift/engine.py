@@ -62,8 +62,9 @@ DEFAULT_BATCH_SIZE = 64
 """Pairs per pass on a GPU (and rows of the plain forward passes) when no batch size is given."""
 PASS_BYTES = 48 << 20
 """CPU: pairs per pass such that the model's largest tensor of a pass holds about this many bytes."""
-MAX_AUTO_BATCH = 256
-"""CPU: the most pairs per pass :func:`auto_batch_size` chooses."""
+MAX_AUTO_BATCH = DEFAULT_BATCH_SIZE
+"""CPU: the most pairs per pass :func:`auto_batch_size` chooses: models with small tensors keep the
+fixed default's passes (and values); larger sizes were no faster for them (docs/shap-engine.md)."""
 
 
 class Pass(PassContext):
@@ -209,12 +210,12 @@ class _LargestTensor(TorchFunctionMode):
 
 def auto_batch_size(model: nn.Module, background: Sequence[Tensor]) -> int:
     """Pairs per pass for ``model``: :data:`DEFAULT_BATCH_SIZE` on a GPU; on a CPU as many as keep
-    the largest tensor of a pass near :data:`PASS_BYTES` (between 2 and :data:`MAX_AUTO_BATCH`).
+    the largest tensor of a pass near :data:`PASS_BYTES`, between 2 and :data:`MAX_AUTO_BATCH` (64).
 
     On a CPU the engine's time per pair grows with the pass once its tensors outgrow the caches
     (measured in ``docs/shap-engine.md``: ST-GCN best at 8 pairs, EfficientGCN at about 16,
-    harxai's tiny preset flat from 64 up), so the size follows the model's largest tensor per row,
-    measured by one plain forward pass of (at most) two background rows.
+    harxai's tiny preset flat from 64 up, so it keeps 64), so the size follows the model's
+    largest tensor per row, measured by one plain forward pass of (at most) two background rows.
     """
     if background[0].device.type != "cpu" or background[0].shape[0] == 0:
         return DEFAULT_BATCH_SIZE
