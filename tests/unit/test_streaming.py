@@ -24,7 +24,7 @@ from harxai.io import HDF5ContractError, pool, read_hdf5
 from harxai.io.blocks import BlockWriter, LazyRows, chunk_rows, iter_blocks, read_except
 from harxai.io.contracts import SEQUENCES, WINDOWS, DatasetSpec, FileContract
 from harxai.io.ingest import FrameStore, ingest_dataset
-from harxai.io.pool import ReadJob, read_batches, read_many
+from harxai.io.pool import ReadJob, read_batches
 from harxai.io.readers import ReaderError, Recording, read_ntu_skeleton
 from harxai.models.training import read_features
 from harxai.preprocess import BadRecording, PreprocessParams, preprocess_file, preprocess_sequences
@@ -227,14 +227,19 @@ def test_frame_store_keeps_the_frames_of_the_kept_recordings(tmp_path: Path) -> 
     assert not (tmp_path / "s.h5").exists()
 
 
-def test_read_many_keeps_order_and_returns_reader_errors(ntu_folder: Path, tmp_path: Path) -> None:
+def _read_each(jobs: list[ReadJob[object]], workers: int, batch: int = 1) -> list[object]:
+    """Every file's result in input order (read_batches without packing yields each batch's list)."""
+    return [r for results in read_batches(jobs, workers, batch=batch) for r in results]
+
+
+def test_read_batches_keeps_order_and_returns_reader_errors(ntu_folder: Path, tmp_path: Path) -> None:
     files = sorted(ntu_folder.glob("*.skeleton"))[:7]
     bad = tmp_path / "S001C001P001R001A001.skeleton"
     bad.write_text("3\n1\n", encoding="utf-8")
     paths = [*files[:3], bad, *files[3:]]
     jobs = [ReadJob(read_ntu_skeleton, (p,), {"max_persons": 2}) for p in paths]
-    serial = list(read_many(jobs, 1))
-    parallel = list(read_many(jobs, 3))
+    serial = _read_each(jobs, 1)
+    parallel = _read_each(jobs, 3, batch=2)
     assert isinstance(serial[3], ReaderError)
     assert isinstance(parallel[3], ReaderError)
     assert str(serial[3]) == str(parallel[3])
@@ -258,11 +263,11 @@ def _no_memory(name: str) -> None:
     raise MemoryError
 
 
-def test_read_many_names_the_file_of_another_error() -> None:
+def test_read_batches_names_the_file_of_another_error() -> None:
     jobs = [ReadJob(_fails, (f"f{i}.txt",), {}) for i in range(3)]
     with pytest.raises(RuntimeError, match=r"f0.txt: ZeroDivisionError: no data"):
-        list(read_many(jobs, 2))
-    out = list(read_many([ReadJob(_no_memory, (f"g{i}.txt",), {}) for i in range(2)], 2))
+        _read_each(jobs, 2)
+    out = _read_each([ReadJob(_no_memory, (f"g{i}.txt",), {}) for i in range(2)], 2)
     assert all(isinstance(r, ReaderError) and "out of memory" in str(r) for r in out)
     assert [str(r.path) for r in out if isinstance(r, ReaderError)] == ["g0.txt", "g1.txt"]
 

@@ -5,8 +5,8 @@ so threads would share one interpreter lock; :func:`read_batches` uses ``workers
 (the job's ``threads``) instead. Each task reads a batch of files and packs their results in
 the worker (for ingest: frames concatenated and cast), so the calling process, which writes
 the output, receives one object per batch and keeps up with the readers (measured in
-``docs/scale.md``); :func:`read_many` is the one-file-per-task form. Results come back in the
-order of the inputs, so the output does not depend on the number of workers. A reader's :class:`~harxai.io.readers.ReaderError`
+``docs/scale.md``). Results come back in the order of the inputs, so the output does not
+depend on the number of workers. A reader's :class:`~harxai.io.readers.ReaderError`
 (and a ``MemoryError``, as a ``ReaderError`` naming the job's first argument, the file) is
 returned in place of its result (not raised in the worker), so the caller decides whether a
 bad file stops the job (``on_bad_recording``); any other exception is raised in the caller as a ``RuntimeError``
@@ -158,21 +158,4 @@ def read_batches(
             progress(count)
 
 
-def _first(results: list[Any]) -> Any:
-    return results[0]
-
-
-def read_many(jobs: Sequence[ReadJob[T]], workers: int = 1, what: str = "files") -> Iterator[T | ReaderError]:
-    """Run the reader jobs, ``workers`` at a time, yielding each file's result in input order.
-
-    One file per task (:func:`read_batches` with ``batch=1``).
-
-    Yields
-    ------
-    object or ReaderError
-        Each job's result, or the :class:`ReaderError` it raised. Other exceptions propagate.
-    """
-    yield from read_batches(jobs, workers, what, 1, _first)
-
-
-__all__ = ["PROGRESS_EVERY", "ReadJob", "read_batches", "read_many"]
+__all__ = ["PROGRESS_EVERY", "ReadJob", "read_batches"]
