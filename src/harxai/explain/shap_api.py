@@ -31,9 +31,9 @@ import torch
 from torch import Tensor, nn
 
 from .deepexplainer import deepexplainer_values
-from .deeplift import DEFAULT_BATCH_SIZE, auto_batch_size, deeplift_shap, forward_rows, frozen_eval
+from .deeplift import DEFAULT_BATCH_SIZE, deeplift_shap, forward_rows, frozen_eval
 from .deeplift.diagnosis import diagnose
-from .deeplift.engine import pass_layout
+from .deeplift.engine import pairs_per_pass, pass_layout
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def shap_values(
     rows = int(batch_size or DEFAULT_BATCH_SIZE)
     with ieee_float32():
         if backend == "fast":
-            rows = int(batch_size) if batch_size else auto_batch_size(model, bs)
+            rows = pairs_per_pass(model, bs, batch_size)
             log.debug("fast SHAP: %d pairs per pass", rows)
         result = _shap_values(model, xs, bs, target, backend, rows)
         if backend == "fast" and _beyond(result, completeness_tolerance):

@@ -227,6 +227,11 @@ def auto_batch_size(model: nn.Module, background: Sequence[Tensor]) -> int:
     return int(max(2, min(MAX_AUTO_BATCH, PASS_BYTES // per_row)))
 
 
+def pairs_per_pass(model: nn.Module, background: Sequence[Tensor], batch_size: int | None) -> int:
+    """``batch_size`` when given, else :func:`auto_batch_size` (the one place the engine's pass size is decided)."""
+    return int(batch_size) if batch_size else auto_batch_size(model, background)
+
+
 def forward_rows(model: nn.Module, inputs: Sequence[Tensor], batch_size: int) -> Tensor:
     """Plain forward pass (no grad) of ``model(*inputs)`` in row batches; logits (sample, class)."""
     n = inputs[0].shape[0]
@@ -306,7 +311,7 @@ def deeplift_shap(
     list of Tensor
         Float32 attributions shaped like ``inputs``.
     """
-    batch = int(batch_size) if batch_size else auto_batch_size(model, background)
+    batch = pairs_per_pass(model, background, batch_size)
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     n, nb = inputs[0].shape[0], background[0].shape[0]
